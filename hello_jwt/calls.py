@@ -1,0 +1,97 @@
+"""Reading the Apps plugin's CallRequest bodies: tolerant of what the plugin may add, strict on
+what a handler needs. Protocol facts: shared/docs/apps-protocol.md §4."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+from starlette.requests import Request
+
+MATTERMOST_ID = re.compile(r"[a-z0-9]{26}")
+
+
+class BadCall(ValueError):
+    """The call cannot be served; ``str(exc)`` is a short reason fit for the user."""
+
+    def __init__(self, reason: str, status_code: int = 400) -> None:
+        super().__init__(reason)
+        self.status_code = status_code
+
+
+@dataclass(frozen=True)
+class SendCall:
+    """What /send needs: who the bot is, on which server, and who asked."""
+
+    site_url: str
+    bot_user_id: str
+    bot_token: str = field(repr=False)
+    user_id: str
+    values: dict[str, Any]
+
+
+async def read_call(request: Request) -> dict[str, Any]:
+    """The JSON object of a call body; unknown keys are kept and ignored by the caller."""
+    raw = await request.body()
+    try:
+        body = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise BadCall("the call body is not JSON") from None
+    if not isinstance(body, dict):
+        raise BadCall("the call body is not a JSON object")
+    return body
+
+
+def send_call(body: dict[str, Any], token_user_id: str | None) -> SendCall:
+    """Check a /send call against the token that came with it."""
+    context = body.get("context")
+    if not isinstance(context, dict):
+        raise BadCall("the call has no context")
+    site_url = _text(context, "mattermost_site_url")
+    parts = urlsplit(site_url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise BadCall("context.mattermost_site_url is not an http(s) URL")
+    bot_token = _text(context, "bot_access_token", hint="the app needs the act_as_bot permission")
+    bot_user_id = _mattermost_id(_text(context, "bot_user_id"), "context.bot_user_id")
+
+    acting_user = context.get("acting_user")
+    body_user_id = acting_user.get("id") if isinstance(acting_user, dict) else None
+    if acting_user is not None and not isinstance(body_user_id, str):
+        raise BadCall("context.acting_user has no id")
+    if not token_user_id:
+        if body_user_id:
+            # The plugin signs acting_user_id whenever it expands acting_user: a body naming a
+            # user that the token does not is not one we can trust.
+            raise BadCall("the token does not name the acting user", status_code=403)
+        raise BadCall("the call does not name the acting user: its binding must expand acting_user")
+    if body_user_id and body_user_id != token_user_id:
+        raise BadCall("the acting user does not match the token", status_code=403)
+
+    values = body.get("values")
+    if values is None:
+        values = {}
+    if not isinstance(values, dict):
+        raise BadCall("values must be a JSON object")
+    return SendCall(
+        site_url=site_url,
+        bot_user_id=bot_user_id,
+        bot_token=bot_token,
+        user_id=_mattermost_id(token_user_id, "the acting user id"),
+        values=values,
+    )
+
+
+def _text(context: dict[str, Any], key: str, *, hint: str = "") -> str:
+    value = context.get(key)
+    if not isinstance(value, str) or not value:
+        raise BadCall(f"context.{key} is missing" + (f" ({hint})" if hint else ""))
+    return value
+
+
+def _mattermost_id(value: str, what: str) -> str:
+    if not MATTERMOST_ID.fullmatch(value):
+        raise BadCall(f"{what} is not a Mattermost id")
+    return value

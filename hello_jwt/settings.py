@@ -1,0 +1,129 @@
+"""Settings: the only module that reads the environment."""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+SECRET_FILE_NAME = "secret"
+
+
+class SettingsError(ValueError):
+    """The configuration cannot work; the message says which variable and why."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    secret: str = field(repr=False)
+    # Where the secret came from: "APP_SECRET", "APP_SECRET_FILE" or "generated" (the data file).
+    secret_source: str = "APP_SECRET"
+    host: str = "127.0.0.1"
+    port: int = 8084
+    root_url: str = "http://localhost:8084"
+    log_level: str = "info"
+    workers: int = 1
+    data_dir: Path = PROJECT_DIR / ".data"
+    manifest_path: Path = PROJECT_DIR / "manifest.json"
+    static_dir: Path = PROJECT_DIR / "static"
+    # DM delivery (hello_jwt.delivery).
+    delivery_concurrency: int = 16
+    delivery_queue_size: int = 10_000
+    delivery_max_attempts: int = 5
+    delivery_deadline: float = 25.0
+    shutdown_grace: float = 20.0
+
+    @property
+    def manifest_url(self) -> str:
+        return f"{self.root_url}/manifest.json"
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Build Settings from the environment, creating the local secret file on first start."""
+    env = os.environ if environ is None else environ
+    port = _int(env, "APP_PORT", 8084, minimum=1, maximum=65535)
+    root_url = env.get("APP_ROOT_URL", f"http://localhost:{port}").rstrip("/")
+    _check_url(root_url, "APP_ROOT_URL")
+    data_dir = Path(env.get("APP_DATA_DIR", str(PROJECT_DIR / ".data")))
+    secret, source = _load_secret(env, data_dir)
+    log_level = env.get("LOG_LEVEL", "info").lower()
+    if log_level not in ("critical", "error", "warning", "info", "debug"):
+        raise SettingsError(f"LOG_LEVEL must be one of critical, error, warning, info, debug; got {log_level!r}")
+    return Settings(
+        secret=secret,
+        secret_source=source,
+        host=env.get("APP_HOST", "127.0.0.1"),
+        port=port,
+        root_url=root_url,
+        log_level=log_level,
+        workers=_int(env, "APP_WORKERS", 1, minimum=1, maximum=64),
+        data_dir=data_dir,
+        delivery_concurrency=_int(env, "DM_CONCURRENCY", 16, minimum=1, maximum=1024),
+        delivery_queue_size=_int(env, "DM_QUEUE_SIZE", 10_000, minimum=1, maximum=1_000_000),
+        delivery_max_attempts=_int(env, "DM_MAX_ATTEMPTS", 5, minimum=1, maximum=20),
+        shutdown_grace=float(_int(env, "SHUTDOWN_GRACE", 20, minimum=0, maximum=3600)),
+    )
+
+
+def _load_secret(env: Mapping[str, str], data_dir: Path) -> tuple[str, str]:
+    if "APP_SECRET" in env:
+        secret = env["APP_SECRET"].strip()
+        if not secret:
+            raise SettingsError("APP_SECRET is set but empty: a JWT secret must never be empty")
+        return secret, "APP_SECRET"
+    if "APP_SECRET_FILE" in env:
+        path = Path(env["APP_SECRET_FILE"])
+        try:
+            secret = path.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise SettingsError(f"APP_SECRET_FILE {str(path)!r} cannot be read: {exc.strerror}") from None
+        if not secret:
+            raise SettingsError(f"APP_SECRET_FILE {str(path)!r} is empty: a JWT secret must never be empty")
+        return secret, "APP_SECRET_FILE"
+    return _generated_secret(data_dir), "generated"
+
+
+def _generated_secret(data_dir: Path) -> str:
+    """Read the local secret, creating it (0600) on first start; safe when workers race."""
+    path = data_dir / SECRET_FILE_NAME
+    if not path.exists():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        draft = data_dir / f".{SECRET_FILE_NAME}.{os.getpid()}"
+        fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as file:
+            file.write(secrets.token_urlsafe(32) + "\n")
+        try:
+            os.link(draft, path)  # atomic, and fails if another process got there first
+        except FileExistsError:
+            pass
+        finally:
+            draft.unlink()
+        logging.getLogger(__name__).info("generated a new app secret in %s", path)
+    secret = path.read_text(encoding="utf-8").strip()
+    if not secret:
+        raise SettingsError(f"the secret file {str(path)!r} is empty: delete it to generate a new one")
+    return secret
+
+
+def _int(env: Mapping[str, str], name: str, default: int, *, minimum: int, maximum: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a whole number, got {raw!r}") from None
+    if not minimum <= value <= maximum:
+        raise SettingsError(f"{name} must be from {minimum} to {maximum}, got {value}")
+    return value
+
+
+def _check_url(url: str, name: str) -> None:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise SettingsError(f"{name} must be an http(s) URL with a host, got {url!r}")
