@@ -29,5 +29,11 @@ typecheck: $(STAMP)
 
 check: lint typecheck test
 
+bench: $(STAMP)  ## prints speed figures; see README "Benchmarks"
+	$(BIN)/python tests/benchmarks/run.py
+
+demo: $(STAMP)  ## the whole flow against a simulated Mattermost
+	$(BIN)/python -m hello_jwt.demo
+
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
