@@ -33,7 +33,7 @@ def serve(
     port = sock.getsockname()[1]
     url = f"http://127.0.0.1:{port}"
     if _takes_url(app):
-        app = app(url + root_path)  # type: ignore[call-arg]
+        app = app(url)  # type: ignore[call-arg]
     config.setdefault("log_level", "warning")
     server = uvicorn.Server(uvicorn.Config(app, root_path=root_path, **config))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True, name=f"uvicorn-{port}")
