@@ -20,7 +20,7 @@ def install_instructions(settings: Settings) -> str:
         f"    /apps install http {settings.manifest_url}",
         "",
     ]
-    if settings.secret_source == "generated":
+    if settings.secret_source == "generated":  # noqa: S105 (a source name, not a secret)
         lines += [
             "When asked for the 'Outgoing JWT Secret', enter:",
             "",

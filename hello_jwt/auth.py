@@ -17,7 +17,7 @@ import json
 import logging
 import re
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from typing import Any, Union
+from typing import Any
 
 from jose import jwk, jws, jwt
 from jose.exceptions import ExpiredSignatureError, JOSEError, JWTClaimsError
@@ -37,11 +37,11 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-Secret = Union[str, bytes]
+Secret = str | bytes
 KeyRing = Mapping[str, Secret]
-KeyProvider = Callable[[], Union[KeyRing, Awaitable[KeyRing]]]
-Keys = Union[Secret, KeyRing, KeyProvider]
-ErrorHandler = Callable[[HTTPConnection, "AuthFailure"], Union[Response, Awaitable[Response]]]
+KeyProvider = Callable[[], KeyRing | Awaitable[KeyRing]]
+Keys = Secret | KeyRing | KeyProvider
+ErrorHandler = Callable[[HTTPConnection, "AuthFailure"], Response | Awaitable[Response]]
 
 DEFAULT_KEY_NAME = "default"
 SYMMETRIC_ALGORITHMS = frozenset({"HS256", "HS384", "HS512"})
@@ -201,7 +201,7 @@ class JWTAuthMiddleware:
             raise AuthFailure("missing", "no token")
         if len(values) > 1:
             raise AuthFailure("ambiguous", "more than one authorization header")
-        raw = values[0]
+        raw: bytes = values[0]
         if len(raw) > self._max_header_bytes:
             raise AuthFailure("too_long", "authorization header too long")
         scheme, _, token = raw.decode("latin-1").strip().partition(" ")

@@ -104,7 +104,9 @@ class DMDelivery:
         if undelivered:
             logger.warning("shut down with %d accepted DM(s) not delivered within %.0f s", undelivered, grace)
         else:
-            logger.info("shut down: every accepted DM was delivered (%d delivered, %d failed)", self.delivered, self.failed)
+            logger.info(
+                "shut down: every accepted DM was delivered (%d delivered, %d failed)", self.delivered, self.failed
+            )
         return undelivered
 
     async def _work(self) -> None:
@@ -142,16 +144,25 @@ class DMDelivery:
                     self.failed += 1
                     logger.warning(
                         "DM to user %s failed after %d attempt(s) in %.3f s: %s (error id %s, request id %s)",
-                        dm.user_id, attempt, elapsed, exc.message, exc.error_id, exc.request_id,
+                        dm.user_id,
+                        attempt,
+                        elapsed,
+                        exc.message,
+                        exc.error_id,
+                        exc.request_id,
                     )
                     return
-                logger.debug("DM to user %s: attempt %d failed (%s); retrying in %.2f s", dm.user_id, attempt, exc.message, delay)
+                logger.debug(
+                    "DM to user %s: attempt %d failed (%s); retrying in %.2f s", dm.user_id, attempt, exc.message, delay
+                )
                 await self._sleep(delay)
                 continue
             self.delivered += 1
             logger.info(
                 "DM delivered to user %s after %d attempt(s) in %.3f s",
-                dm.user_id, attempt, time.monotonic() - started,
+                dm.user_id,
+                attempt,
+                time.monotonic() - started,
             )
             return
 
@@ -170,5 +181,7 @@ class DMDelivery:
 
     def _backoff(self, attempt: int, retry_after: float | None) -> float:
         # Full jitter spreads retries of many DMs; the server's own Retry-After is a floor.
-        delay = random.uniform(0, min(self._backoff_cap, self._backoff_base * 2 ** (attempt - 1)))
+        delay = random.uniform(  # noqa: S311 (jitter, not a secret)
+            0, min(self._backoff_cap, self._backoff_base * 2 ** (attempt - 1))
+        )
         return max(delay, retry_after or 0.0)

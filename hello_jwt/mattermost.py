@@ -61,7 +61,8 @@ class MattermostClient:
     async def create_post(self, channel_id: str, message: str, *, pending_post_id: str) -> dict[str, Any]:
         """Post ``message``. Mattermost de-duplicates posts that repeat a ``pending_post_id``."""
         body = {"channel_id": channel_id, "message": message, "pending_post_id": pending_post_id}
-        return await self._post("/posts", body, expected=(201,))
+        post: dict[str, Any] = await self._post("/posts", body, expected=(201,))
+        return post
 
     async def _post(self, path: str, body: object, *, expected: tuple[int, ...]) -> Any:
         try:

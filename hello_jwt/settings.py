@@ -11,7 +11,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
-SECRET_FILE_NAME = "secret"
+SECRET_FILE_NAME = "secret"  # noqa: S105 (a file name)
 
 
 class SettingsError(ValueError):
@@ -22,7 +22,7 @@ class SettingsError(ValueError):
 class Settings:
     secret: str = field(repr=False)
     # Where the secret came from: "APP_SECRET", "APP_SECRET_FILE" or "generated" (the data file).
-    secret_source: str = "APP_SECRET"
+    secret_source: str = "APP_SECRET"  # noqa: S105 (a source name)
     host: str = "127.0.0.1"
     port: int = 8084
     root_url: str = "http://localhost:8084"

@@ -20,7 +20,9 @@ from hello_jwt.testing import AppsPlugin, FakeMattermost, InstalledApp, User, se
 SECRET = "test-secret-4c1f0e5b9a"
 
 
-def sign(claims: dict[str, Any] | None = None, *, secret: str = SECRET, algorithm: str = "HS256", **headers: Any) -> str:
+def sign(
+    claims: dict[str, Any] | None = None, *, secret: str = SECRET, algorithm: str = "HS256", **headers: Any
+) -> str:
     """A token like the plugin's: HS256 with exp = now + 15 min, unless told otherwise."""
     if claims is None:
         claims = {"exp": int(time.time()) + 900}
@@ -55,7 +57,10 @@ class LiveApp:
 
 @pytest.fixture
 def live(settings: Settings) -> Iterator[LiveApp]:
-    with FakeMattermost() as mattermost, serve(lambda url: create_app(replace(settings, root_url=url))) as url:
+    with (
+        FakeMattermost() as mattermost,
+        serve(app_for_url=lambda url: create_app(replace(settings, root_url=url))) as url,
+    ):
         plugin = AppsPlugin(mattermost)
         try:
             installed = plugin.install(f"{url}/manifest.json", secret=SECRET)

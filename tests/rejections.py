@@ -9,7 +9,6 @@ import json
 import time
 
 import rsa  # python-jose's own RSA backend
-
 from conftest import SECRET, sign
 
 HEADER = "Mattermost-App-Authorization"

@@ -8,6 +8,7 @@ import time
 from dataclasses import replace
 
 from conftest import SECRET, LiveApp, auth_header, sign
+
 from hello_jwt.app import create_app
 from hello_jwt.settings import Settings
 from hello_jwt.testing import AppsPlugin, FakeMattermost, serve
@@ -58,7 +59,10 @@ def test_the_dm_uses_the_bot_token_as_a_bearer_token(live: LiveApp) -> None:
 
 
 def test_install_fails_with_a_wrong_secret(settings: Settings) -> None:
-    with FakeMattermost() as mattermost, serve(lambda url: create_app(replace(settings, root_url=url))) as url:
+    with (
+        FakeMattermost() as mattermost,
+        serve(app_for_url=lambda url: create_app(replace(settings, root_url=url))) as url,
+    ):
         plugin = AppsPlugin(mattermost)
         try:
             plugin.install(f"{url}/manifest.json", secret="not-the-secret")
@@ -74,7 +78,7 @@ def test_install_fails_with_a_wrong_secret(settings: Settings) -> None:
 def test_a_site_url_with_a_sub_path_keeps_it(settings: Settings) -> None:
     with (
         FakeMattermost(sub_path="/chat") as mattermost,
-        serve(lambda url: create_app(replace(settings, root_url=url))) as url,
+        serve(app_for_url=lambda url: create_app(replace(settings, root_url=url))) as url,
     ):
         plugin = AppsPlugin(mattermost)
         app = plugin.install(f"{url}/manifest.json", secret=SECRET)
@@ -91,7 +95,7 @@ def test_a_site_url_with_a_sub_path_keeps_it(settings: Settings) -> None:
 def test_the_app_works_behind_a_proxy_with_a_root_path(settings: Settings) -> None:
     with (
         FakeMattermost() as mattermost,
-        serve(lambda url: create_app(replace(settings, root_url=url)), root_path="/hello") as url,
+        serve(app_for_url=lambda url: create_app(replace(settings, root_url=url)), root_path="/hello") as url,
     ):
         plugin = AppsPlugin(mattermost)
         app = plugin.install(f"{url}/manifest.json", secret=SECRET)

@@ -9,10 +9,10 @@ from typing import Any
 
 import httpx
 import pytest
+from conftest import auth_header, sign
 from rejections import REJECTED
 from starlette.testclient import TestClient
 
-from conftest import auth_header, sign
 from hello_jwt.app import create_app
 from hello_jwt.settings import Settings
 
@@ -31,7 +31,11 @@ def send_body(**context: Any) -> dict[str, Any]:
         "oauth2": {},
     }
     base.update(context)
-    return {"path": "/send", "expand": {"acting_user": "+id"}, "context": {k: v for k, v in base.items() if v is not None}}
+    return {
+        "path": "/send",
+        "expand": {"acting_user": "+id"},
+        "context": {k: v for k, v in base.items() if v is not None},
+    }
 
 
 def user_token(user_id: str = USER_ID) -> dict[str, str]:
@@ -115,7 +119,9 @@ def test_unknown_route_with_a_token_is_404(client: TestClient) -> None:
 
 
 def test_bindings_offer_the_send_command_expanding_the_acting_user(client: TestClient) -> None:
-    response = client.post("/bindings", json={"path": "/bindings", "context": {"app_id": ""}}, headers=auth_header(sign()))
+    response = client.post(
+        "/bindings", json={"path": "/bindings", "context": {"app_id": ""}}, headers=auth_header(sign())
+    )
 
     assert response.status_code == 200
     body = response.json()

@@ -9,7 +9,7 @@ emulator of the Apps plugin, both speaking real HTTP on 127.0.0.1.
 """
 
 from hello_jwt.testing.fake_mattermost import FakeMattermost, Fault, User
-from hello_jwt.testing.plugin import AppsPlugin, InstallError, InstalledApp, validate_manifest
+from hello_jwt.testing.plugin import AppsPlugin, InstalledApp, InstallError, validate_manifest
 from hello_jwt.testing.server import serve
 
 __all__ = [

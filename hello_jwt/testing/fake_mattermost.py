@@ -151,7 +151,9 @@ class FakeMattermost:
         body = await _json(request)
         ids = body if isinstance(body, list) else None
         if ids is None or len(ids) != 2 or not all(isinstance(i, str) and len(i) == 26 for i in ids):
-            return app_error(400, "api.context.invalid_body_param.app_error", "Invalid or missing user_ids in request body.")
+            return app_error(
+                400, "api.context.invalid_body_param.app_error", "Invalid or missing user_ids in request body."
+            )
         if caller.id not in ids:
             return app_error(403, "api.context.permissions.app_error", "You do not have the appropriate permissions.")
         with self._lock:
@@ -172,7 +174,9 @@ class FakeMattermost:
             await asyncio.sleep(0.01)
         body = await _json(request)
         if not isinstance(body, dict):
-            return app_error(400, "api.context.invalid_body_param.app_error", "Invalid or missing post in request body.")
+            return app_error(
+                400, "api.context.invalid_body_param.app_error", "Invalid or missing post in request body."
+            )
         channel_id, message = body.get("channel_id"), body.get("message")
         pending = body.get("pending_post_id") or ""
         with self._lock:
@@ -180,7 +184,9 @@ class FakeMattermost:
             if members is None:
                 return app_error(404, "app.channel.get.existing.app_error", "Unable to find the existing channel.")
             if caller.id not in members:
-                return app_error(403, "api.context.permissions.app_error", "You do not have the appropriate permissions.")
+                return app_error(
+                    403, "api.context.permissions.app_error", "You do not have the appropriate permissions."
+                )
             if not isinstance(message, str) or not message.strip():
                 return app_error(400, "model.post.is_valid.msg.app_error", "Invalid message.")
             now = time.monotonic()
@@ -232,7 +238,9 @@ class FakeMattermost:
         if scheme.lower() in ("bearer", "token") and token:
             caller = next((user for user in self.users.values() if user.token == token), None)
         if caller is None:
-            return nobody, app_error(401, "api.context.session_expired.app_error", "Invalid or expired session, please login again.")
+            return nobody, app_error(
+                401, "api.context.session_expired.app_error", "Invalid or expired session, please login again."
+            )
         return caller, None
 
     def _take_fault(self, path: str) -> Fault | None:

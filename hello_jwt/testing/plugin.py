@@ -176,7 +176,9 @@ class AppsPlugin:
         words = command.strip().split()
         if not words or not words[0].startswith("/"):
             raise ValueError(f"not a slash command: {command!r}")
-        candidates = [b for top in self.bindings(app, user) if top.get("location") == "/command" for b in top.get("bindings", [])]
+        candidates = [
+            b for top in self.bindings(app, user) if top.get("location") == "/command" for b in top.get("bindings", [])
+        ]
         tokens = [words[0][1:], *words[1:]]
         binding: dict[str, Any] | None = None
         for position, token in enumerate(tokens):
@@ -220,7 +222,7 @@ class AppsPlugin:
         body["context"] = context
         if raw_command:
             body["raw_command"] = raw_command
-        return self._post(app, call["path"], body, acting_user=acting_user)
+        return _call_result(self._post(app, call["path"], body, acting_user=acting_user))
 
     # --- the wire ---------------------------------------------------------------------------
 
@@ -231,16 +233,13 @@ class AppsPlugin:
             claims["acting_user_id"] = acting_user.id
         return str(jwt.encode(claims, app.secret, algorithm="HS256"))
 
-    def _post(self, app: InstalledApp, path: str, body: dict[str, Any], *, acting_user: User | None) -> Any:
+    def _post(self, app: InstalledApp, path: str, body: dict[str, Any], *, acting_user: User | None) -> httpx.Response:
         url = app.root_url.rstrip("/") + "/" + path.lstrip("/")
         headers = {
             "Content-Type": "application/json",
             "Mattermost-App-Authorization": f"Bearer {self.sign(app, acting_user)}",
         }
-        response = self.http.post(url, content=_go_json(body), headers=headers)
-        if path == "/ping":
-            return response
-        return _call_result(response)
+        return self.http.post(url, content=_go_json(body), headers=headers)
 
     def _zero_context(self) -> dict[str, Any]:
         context = {"app_id": "", "mattermost_site_url": "", "app_path": "", "bot_user_id": "", "oauth2": {}}
@@ -307,8 +306,18 @@ def clean_bindings(bindings: Any, granted: list[str], app: InstalledApp, parent:
 def _user_at_level(user: User, level: str) -> dict[str, Any]:
     if level == "id":
         return {
-            "id": user.id, "delete_at": 0, "username": "", "auth_service": "", "email": "", "nickname": "",
-            "first_name": "", "last_name": "", "position": "", "roles": "", "locale": "", "timezone": None,
+            "id": user.id,
+            "delete_at": 0,
+            "username": "",
+            "auth_service": "",
+            "email": "",
+            "nickname": "",
+            "first_name": "",
+            "last_name": "",
+            "position": "",
+            "roles": "",
+            "locale": "",
+            "timezone": None,
             "disable_welcome_email": False,
         }
     return {**user.as_json(), "email": f"{user.username}@example.com", "locale": "en"}
@@ -323,7 +332,9 @@ def _call_result(response: httpx.Response) -> CallResult:
         text = f"{response.request.url}: not found"
         return CallResult(404, body, {"type": "error", "text": f"upstream call failed: {text}"})
     if response.status_code != 200:
-        return CallResult(response.status_code, body, {"type": "error", "text": f"upstream call failed: {response.text}"})
+        return CallResult(
+            response.status_code, body, {"type": "error", "text": f"upstream call failed: {response.text}"}
+        )
     if not isinstance(body, dict):
         return CallResult(200, body, {"type": "error", "text": "upstream call failed: invalid JSON"})
     return CallResult(200, body, {**body, "type": body.get("type") or "ok"})

@@ -6,7 +6,6 @@ import contextlib
 import socket
 import threading
 import time
-import inspect
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -16,24 +15,29 @@ from starlette.types import ASGIApp
 
 @contextlib.contextmanager
 def serve(
-    app: ASGIApp | Callable[[str], ASGIApp],
+    app: ASGIApp | None = None,
     *,
+    app_for_url: Callable[[str], ASGIApp] | None = None,
     root_path: str = "",
     startup_timeout: float = 10.0,
     **config: Any,
 ) -> Iterator[str]:
-    """Run ``app`` until the block ends; yields its base URL, e.g. ``http://127.0.0.1:40123``.
+    """Run an app under uvicorn until the block ends; yields its base URL, e.g.
+    ``http://127.0.0.1:40123``.
 
-    ``app`` may also be a function of the base URL that returns the app, for apps that must know
-    their own address (such as a manifest's root_url).
+    Pass the app itself, or ``app_for_url``: a function of the base URL that builds the app, for
+    apps that must know their own address (such as a manifest's root_url).
     """
+    if (app is None) == (app_for_url is None):
+        raise ValueError("pass either app or app_for_url")
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
     url = f"http://127.0.0.1:{port}"
-    if _takes_url(app):
-        app = app(url)  # type: ignore[call-arg]
+    if app_for_url is not None:
+        app = app_for_url(url)
+    assert app is not None
     config.setdefault("log_level", "warning")
     server = uvicorn.Server(uvicorn.Config(app, root_path=root_path, **config))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True, name=f"uvicorn-{port}")
@@ -50,11 +54,3 @@ def serve(
         server.should_exit = True
         thread.join(timeout=30)
         sock.close()
-
-
-def _takes_url(app: object) -> bool:
-    """An ASGI app takes (scope, receive, send); an app factory takes the URL alone."""
-    try:
-        return len(inspect.signature(app).parameters) == 1  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return False
