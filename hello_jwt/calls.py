@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
 from starlette.requests import Request
+
+from hello_jwt.bindings import MESSAGE_FIELD, MESSAGE_MAX_LENGTH
 
 MATTERMOST_ID = re.compile(r"[a-z0-9]{26}")
 
@@ -22,6 +25,24 @@ class BadCall(ValueError):
         self.status_code = status_code
 
 
+class BadValue(BadCall):
+    """A form value the user typed is not acceptable; ``field`` names it.
+
+    Answered with 200: the plugin hands only a 200 body to the user as a CallResponse (any other
+    status becomes "upstream call failed: <raw body>"), and the modal can then show the reason
+    next to the field.
+    """
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"{field} {reason}", status_code=200)
+        self.field = field
+
+
+# Control characters (Cc, including newline and tab), lone surrogates (Cs: not encodable as
+# UTF-8) and line/paragraph separators have no place in a one-line message.
+REFUSED_CATEGORIES = frozenset({"Cc", "Cs", "Zl", "Zp"})
+
+
 @dataclass(frozen=True)
 class SendCall:
     """What /send needs: who the bot is, on which server, and who asked."""
@@ -31,6 +52,7 @@ class SendCall:
     bot_token: str = field(repr=False)
     user_id: str
     values: dict[str, Any]
+    message: str | None = None
 
 
 async def read_call(request: Request) -> dict[str, Any]:
@@ -81,7 +103,22 @@ def send_call(body: dict[str, Any], token_user_id: str | None) -> SendCall:
         bot_token=bot_token,
         user_id=_mattermost_id(token_user_id, "the acting user id"),
         values=values,
+        message=_message(values.get(MESSAGE_FIELD)),
     )
+
+
+def _message(value: Any) -> str | None:
+    """The optional message: absent, null or blank means none; surrounding spaces are dropped."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise BadValue(MESSAGE_FIELD, "must be text")
+    if any(unicodedata.category(char) in REFUSED_CATEGORIES for char in value):
+        raise BadValue(MESSAGE_FIELD, "must be one line of text, without control characters")
+    value = value.strip()
+    if len(value) > MESSAGE_MAX_LENGTH:
+        raise BadValue(MESSAGE_FIELD, f"is too long: at most {MESSAGE_MAX_LENGTH} characters, got {len(value)}")
+    return value or None
 
 
 def _text(context: dict[str, Any], key: str, *, hint: str = "") -> str:

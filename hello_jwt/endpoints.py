@@ -3,17 +3,24 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from hello_jwt.bindings import bindings
-from hello_jwt.calls import BadCall, read_call, send_call
+from hello_jwt.calls import BadCall, BadValue, read_call, send_call
 from hello_jwt.delivery import DeliveryUnavailable, DirectMessage
 
 logger = logging.getLogger(__name__)
 
 DM_TEXT = "JWT check ok"
+
+
+def dm_text(message: str | None) -> str:
+    """The DM: the check result, then the user's message as a paragraph of its own."""
+    # Joined, never formatted: the message is user text and must not be read as a template.
+    return DM_TEXT if message is None else DM_TEXT + "\n\n" + message
 
 
 async def manifest(request: Request) -> Response:
@@ -32,6 +39,9 @@ async def get_bindings(request: Request) -> Response:
 async def send(request: Request) -> Response:
     try:
         call = send_call(await read_call(request), request.user.identity or None)
+    except BadValue as exc:
+        logger.info("refused %s: %s", request.url.path, exc)
+        return error(str(exc), exc.status_code, field_errors={exc.field: str(exc)})
     except BadCall as exc:
         logger.info("refused %s: %s", request.url.path, exc)
         return error(str(exc), exc.status_code)
@@ -41,7 +51,7 @@ async def send(request: Request) -> Response:
         bot_user_id=call.bot_user_id,
         bot_token=call.bot_token,
         user_id=call.user_id,
-        message=DM_TEXT,
+        message=dm_text(call.message),
     )
     try:
         request.app.state.delivery.submit(dm)
@@ -52,5 +62,9 @@ async def send(request: Request) -> Response:
     return JSONResponse({"type": "ok", "text": "JWT check ok. The bot will send you a DM in a moment."})
 
 
-def error(text: str, status_code: int = 200) -> Response:
-    return JSONResponse({"type": "error", "text": text}, status_code=status_code)
+def error(text: str, status_code: int = 200, *, field_errors: dict[str, str] | None = None) -> Response:
+    body: dict[str, Any] = {"type": "error", "text": text}
+    if field_errors:
+        # The apps modal shows data.errors next to each named field.
+        body["data"] = {"errors": field_errors}
+    return JSONResponse(body, status_code=status_code)

@@ -3,6 +3,7 @@ each endpoint answers. Delivery to Mattermost is checked end to end in test_e2e.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -14,6 +15,8 @@ from rejections import REJECTED
 from starlette.testclient import TestClient
 
 from hello_jwt.app import create_app
+from hello_jwt.bindings import MESSAGE_MAX_LENGTH
+from hello_jwt.endpoints import dm_text
 from hello_jwt.settings import Settings
 
 USER_ID = "u" * 26
@@ -118,7 +121,7 @@ def test_unknown_route_with_a_token_is_404(client: TestClient) -> None:
     assert client.post("/nowhere", headers=auth_header(sign())).status_code == 404
 
 
-def test_bindings_offer_the_send_command_expanding_the_acting_user(client: TestClient) -> None:
+def test_bindings_offer_the_send_form_on_the_command_and_the_channel_header(client: TestClient) -> None:
     response = client.post(
         "/bindings", json={"path": "/bindings", "context": {"app_id": ""}}, headers=auth_header(sign())
     )
@@ -126,14 +129,20 @@ def test_bindings_offer_the_send_command_expanding_the_acting_user(client: TestC
     assert response.status_code == 200
     body = response.json()
     assert body["type"] == "ok"
-    [command] = body["data"]
+    command, header = body["data"]
     assert command["location"] == "/command"
     [hello] = command["bindings"]
     assert (hello["label"], hello["icon"], hello["hint"]) == ("hello-jwt", "icon.png", "[send]")
     assert hello["description"]
     [send] = hello["bindings"]
     assert send["label"] == "send"
-    assert send["submit"] == {"path": "/send", "expand": {"acting_user": "+id"}}
+    assert "submit" not in send
+    assert send["form"]["submit"] == {"path": "/send", "expand": {"acting_user": "+id"}}
+    assert [field["name"] for field in send["form"]["fields"]] == ["message"]
+    assert header["location"] == "/channel_header"
+    [button] = header["bindings"]
+    assert button["icon"] == "icon.png"
+    assert button["form"] == send["form"]
 
 
 def test_send_accepts_and_queues_one_dm_to_the_token_user(app_client: TestClient, mattermost: Recorder) -> None:
@@ -216,3 +225,53 @@ def test_send_without_any_acting_user_explains_the_missing_expand(app_client: Te
     assert response.status_code == 400
     assert "expand acting_user" in response.json()["text"]
     assert mattermost.requests == []
+
+
+BAD_MESSAGES: list[tuple[str, Any, str]] = [
+    ("too long", "x" * (MESSAGE_MAX_LENGTH + 1), "is too long"),
+    ("too long after trimming", " " + "é" * (MESSAGE_MAX_LENGTH + 1), "is too long"),
+    ("a number", 42, "must be text"),
+    ("true", True, "must be text"),
+    ("a select option", {"label": "hi", "value": "hi"}, "must be text"),
+    ("a list", ["hi"], "must be text"),
+    ("a newline", "hi\nthere", "without control characters"),
+    ("a carriage return", "hi\r", "without control characters"),
+    ("a tab", "hi\tthere", "without control characters"),
+    ("a nul", "hi\x00", "without control characters"),
+    ("an escape sequence", "\x1b[31mred", "without control characters"),
+    ("a C1 control", "hi\x85", "without control characters"),
+    ("a line separator", "hi\u2028there", "without control characters"),
+    ("a lone surrogate", "hi\ud800", "without control characters"),
+]
+
+
+@pytest.mark.parametrize(("case", "message", "reason"), BAD_MESSAGES, ids=[case for case, _, _ in BAD_MESSAGES])
+def test_send_refuses_a_bad_message_naming_the_field_and_sends_no_dm(
+    app_client: TestClient, mattermost: Recorder, case: str, message: Any, reason: str
+) -> None:
+    body = {**send_body(), "values": {"message": message}}
+    # ensure_ascii: a lone surrogate can only travel as a JSON escape, as Go's encoder would send it.
+    content = json.dumps(body, ensure_ascii=True).encode()
+
+    response = app_client.post("/send", content=content, headers={**user_token(), "Content-Type": "application/json"})
+
+    # 200, so that the plugin passes the CallResponse on instead of "upstream call failed: <body>".
+    assert response.status_code == 200
+    answer = response.json()
+    assert answer["type"] == "error"
+    assert answer["text"].startswith("message ")
+    assert reason in answer["text"]
+    assert answer["data"] == {"errors": {"message": answer["text"]}}
+    assert mattermost.requests == []
+
+
+@pytest.mark.parametrize(
+    ("message", "text"),
+    [
+        (None, "JWT check ok"),
+        ("hi there", "JWT check ok\n\nhi there"),
+        ("%s {0} %(name)s", "JWT check ok\n\n%s {0} %(name)s"),
+    ],
+)
+def test_the_dm_text_is_the_check_result_then_the_message_verbatim(message: str | None, text: str) -> None:
+    assert dm_text(message) == text
