@@ -328,7 +328,8 @@ def test_an_over_long_header_is_refused_before_any_parsing(caplog: pytest.LogCap
 
     # A parsed header would pass: the value is a valid token followed by spaces, stripped as OWS.
     assert status == 401
-    assert [record.auth_category for record in caplog.records] == ["too_long"]  # type: ignore[attr-defined]
+    ours = [record for record in caplog.records if record.name == "hello_jwt.auth"]
+    assert [record.auth_category for record in ours] == ["too_long"]  # type: ignore[attr-defined]
 
 
 def test_max_header_bytes_lowers_the_limit() -> None:
