@@ -7,7 +7,8 @@ It imports nothing from the rest of hello_jwt, so it can be lifted into any Star
     ])
 
 Endpoints read the verified claims from ``request.user.claims`` and the name of the key that
-verified the token from ``request.auth.key_name``; they never see the token itself.
+verified the token from ``request.auth.key_name`` (also ``request.user.key_name``); they never
+see the token itself.
 """
 
 from __future__ import annotations
@@ -15,12 +16,15 @@ from __future__ import annotations
 import inspect
 import json
 import logging
+import math
 import re
+import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from typing import Any
+from typing import Any, TypeGuard
 
-from jose import jwk, jws, jwt
-from jose.exceptions import ExpiredSignatureError, JOSEError, JWTClaimsError
+from jose import jwk, jws
+from jose.backends.base import Key
+from jose.exceptions import JOSEError
 from starlette.authentication import AuthCredentials, BaseUser
 from starlette.requests import HTTPConnection
 from starlette.responses import PlainTextResponse, Response
@@ -28,11 +32,14 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 __all__ = [
     "AuthFailure",
+    "ErrorHandler",
     "JWTAuthMiddleware",
     "JWTCredentials",
     "JWTUser",
     "KeyProvider",
+    "KeyRing",
     "Keys",
+    "default_error_response",
 ]
 
 logger = logging.getLogger(__name__)
@@ -44,17 +51,28 @@ Keys = Secret | KeyRing | KeyProvider
 ErrorHandler = Callable[[HTTPConnection, "AuthFailure"], Response | Awaitable[Response]]
 
 DEFAULT_KEY_NAME = "default"
-SYMMETRIC_ALGORITHMS = frozenset({"HS256", "HS384", "HS512"})
+SYMMETRIC_ALGORITHMS = ("HS256", "HS384", "HS512")
 MAX_LEEWAY_SECONDS = 60
+MIN_HEADER_BYTES = 64
+# A real JOSE header is under 100 characters. Bounding it also bounds how deeply nested the JSON
+# that is parsed before the signature is checked can be (deep nesting raises RecursionError).
+MAX_JOSE_HEADER_CHARS = 1024
+# RFC 7230 token characters: what a header name or an auth scheme may be made of.
+_HTTP_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 # A base64url JWS in compact form: header.payload.signature, nothing else.
 _COMPACT_JWS = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
 # Dot segments or empty segments make a path mean something else once normalised downstream.
 _AMBIGUOUS_SEGMENT = re.compile(r"(^|/)\.{1,2}(/|$)|//")
 
+# name -> algorithm -> ready-made HMAC key. Handing jose a Key object (never the raw secret)
+# matters: given a string, jose first tries it as JSON, so a secret such as "true" or "[1]"
+# would never verify anything.
+_VerifyingKeys = list[tuple[str, dict[str, Key]]]
+
 
 class AuthFailure(Exception):
-    """Why a request was refused: ``category`` is stable (for logs and metrics), ``reason`` is
-    the short text sent to the caller."""
+    """Why a request was refused: ``category`` is stable (for logs, metrics and ``on_error``),
+    ``reason`` is the short text sent to the caller."""
 
     def __init__(self, category: str, reason: str) -> None:
         super().__init__(reason)
@@ -63,7 +81,7 @@ class AuthFailure(Exception):
 
 
 class JWTUser(BaseUser):
-    """The caller, as named by a verified token."""
+    """The caller, as named by a verified token: its claims and the name of the verifying key."""
 
     def __init__(self, claims: Mapping[str, Any], key_name: str, identity_claim: str) -> None:
         self.claims: dict[str, Any] = dict(claims)
@@ -110,7 +128,7 @@ class JWTAuthMiddleware:
 
     Keyword arguments (see README, "Use the middleware in your own Starlette app"):
       keys: one secret, a mapping ``name -> secret`` (a key ring), or a callable (sync or async)
-        returning such a mapping on every request, for keys kept in a file or a store.
+        called on every request that returns such a mapping, for keys kept in a file or a store.
       algorithms: accepted HMAC algorithms; HS256 only by default.
       header: the request header that carries the token.
       scheme: the auth scheme before the token, matched case-insensitively (RFC 6750).
@@ -121,6 +139,7 @@ class JWTAuthMiddleware:
       identity_claim: the claim naming the caller, exposed as ``request.user.identity``.
       on_error: builds the failure response from the connection and an ``AuthFailure``.
       max_header_bytes: longer headers are refused without being parsed.
+      clock: returns the current Unix time in seconds; replaceable in tests.
     """
 
     def __init__(
@@ -138,38 +157,32 @@ class JWTAuthMiddleware:
         identity_claim: str = "acting_user_id",
         on_error: ErrorHandler = default_error_response,
         max_header_bytes: int = 8192,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.app = app
         self._algorithms = _check_algorithms(algorithms)
-        self._static_keys: dict[str, Secret] | None = None
+        self._static_keys: _VerifyingKeys | None = None
         self._key_provider: KeyProvider | None = None
         if callable(keys):
             self._key_provider = keys
         else:
-            self._static_keys = _check_key_ring(keys)
-        if not header or not re.fullmatch(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+", header):
-            raise ValueError(f"header must be a valid HTTP header name, got {header!r}")
-        self._header = header.lower().encode("latin-1")
-        if not scheme or not re.fullmatch(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+", scheme):
-            raise ValueError(f"scheme must be a single token such as 'Bearer', got {scheme!r}")
-        self._scheme = scheme.lower()
+            self._static_keys = _verifying_keys(keys, self._algorithms)
+        self._header = _check_http_token(header, "header", "a valid HTTP header name").lower().encode("latin-1")
+        self._scheme = _check_http_token(scheme, "scheme", "a single token such as 'Bearer'").lower()
         self._public_paths = frozenset(_check_paths(public_paths, "public_paths"))
         self._public_prefixes = tuple(_check_prefixes(public_prefixes))
-        if isinstance(leeway, bool) or not isinstance(leeway, int) or not 0 <= leeway <= MAX_LEEWAY_SECONDS:
-            raise ValueError(f"leeway must be whole seconds from 0 to {MAX_LEEWAY_SECONDS}, got {leeway!r}")
-        self._leeway = leeway
-        if isinstance(required_claims, str):
-            raise ValueError("required_claims must be a collection of claim names, not one string")
-        self._required_claims = tuple(dict.fromkeys(["exp", *required_claims]))
-        if not identity_claim:
-            raise ValueError("identity_claim must name a claim")
+        self._leeway = _check_whole_number(leeway, "leeway", 0, MAX_LEEWAY_SECONDS)
+        self._required_claims = _check_claim_names(required_claims)
+        if not isinstance(identity_claim, str) or not identity_claim:
+            raise ValueError(f"identity_claim must be a non-empty claim name, got {identity_claim!r}")
         self._identity_claim = identity_claim
         if not callable(on_error):
             raise ValueError("on_error must be a callable (connection, failure) -> Response")
         self._on_error = on_error
-        if max_header_bytes < 64:
-            raise ValueError(f"max_header_bytes must be at least 64, got {max_header_bytes}")
-        self._max_header_bytes = max_header_bytes
+        self._max_header_bytes = _check_whole_number(max_header_bytes, "max_header_bytes", MIN_HEADER_BYTES, None)
+        if not callable(clock):
+            raise ValueError("clock must be a callable returning the Unix time in seconds")
+        self._clock = clock
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket") or self._is_public(scope):
@@ -177,9 +190,17 @@ class JWTAuthMiddleware:
             return
 
         try:
-            claims, key_name = self._verify(self._token_from(scope), await self._current_keys())
+            token = self._token_from(scope)
+            claims, key_name = self._verify(token, await self._current_keys())
         except AuthFailure as failure:
-            logger.info("auth refused (%s): %s %s", failure.category, scope["type"], scope["path"])
+            # %r keeps a path with control characters on one log line.
+            logger.info(
+                "JWT refused (%s): %s %r",
+                failure.category,
+                scope["type"],
+                scope["path"],
+                extra={"auth_category": failure.category, "auth_path": scope["path"]},
+            )
             await self._refuse(scope, receive, send, failure)
             return
 
@@ -204,10 +225,11 @@ class JWTAuthMiddleware:
         raw: bytes = values[0]
         if len(raw) > self._max_header_bytes:
             raise AuthFailure("too_long", "authorization header too long")
-        scheme, _, token = raw.decode("latin-1").strip().partition(" ")
+        # Only SP and HTAB are HTTP whitespace; str.strip() alone would also eat e.g. U+00A0.
+        scheme, _, token = raw.decode("latin-1").strip(" \t").partition(" ")
         if scheme.lower() != self._scheme:
             raise AuthFailure("malformed", "wrong authorization scheme")
-        token = token.strip()
+        token = token.lstrip(" ")
         if not token:
             raise AuthFailure("malformed", "empty token")
         if any(char in token for char in " \t,"):
@@ -216,7 +238,7 @@ class JWTAuthMiddleware:
             raise AuthFailure("malformed", "malformed token")
         return token
 
-    async def _current_keys(self) -> dict[str, Secret]:
+    async def _current_keys(self) -> _VerifyingKeys:
         if self._static_keys is not None:
             return self._static_keys
         assert self._key_provider is not None
@@ -224,40 +246,56 @@ class JWTAuthMiddleware:
             provided = self._key_provider()
             if inspect.isawaitable(provided):
                 provided = await provided
-            return _check_key_ring(provided)
+            return _verifying_keys(provided, self._algorithms)
         except Exception:
             # A broken key store must not turn into a 500 or into an open door.
-            logger.exception("auth key provider failed; refusing the request")
+            logger.exception("JWT key provider failed; refusing the request")
             raise AuthFailure("no_keys", "no key to verify the token") from None
 
-    def _verify(self, token: str, keys: Mapping[str, Secret]) -> tuple[dict[str, Any], str]:
+    def _verify(self, token: str, keys: _VerifyingKeys) -> tuple[dict[str, Any], str]:
+        if token.index(".") > MAX_JOSE_HEADER_CHARS:
+            raise AuthFailure("malformed", "malformed token")
         try:
             header = jws.get_unverified_header(token)
-        except JOSEError:
+        except (JOSEError, RecursionError):
             raise AuthFailure("malformed", "malformed token") from None
         algorithm = header.get("alg")
-        if algorithm not in self._algorithms:
-            raise AuthFailure("algorithm", "algorithm not allowed")
+        if not isinstance(algorithm, str) or algorithm not in self._algorithms:
+            raise AuthFailure("wrong_algorithm", "algorithm not allowed")
+        if "crit" in header:
+            # RFC 7515: a token whose critical extensions we do not understand must be refused.
+            raise AuthFailure("malformed", "unsupported critical header")
 
         # The header parsed, so the only way jws.verify can fail now is a signature mismatch.
-        for key_name, secret in keys.items():
+        for key_name, keys_by_algorithm in keys:
             try:
-                jws.verify(token, secret, [algorithm])
+                payload = jws.verify(token, keys_by_algorithm[algorithm], [algorithm])
             except JOSEError:
                 continue
-            return self._checked_claims(token, secret, algorithm), key_name
-        raise AuthFailure("signature", "bad signature")
+            return self._checked_claims(payload), key_name
+        raise AuthFailure("bad_signature", "bad signature")
 
-    def _checked_claims(self, token: str, secret: Secret, algorithm: str) -> dict[str, Any]:
-        options = {"leeway": self._leeway, "require_exp": True, "verify_aud": False}
+    def _checked_claims(self, payload: bytes) -> dict[str, Any]:
+        """Claims of a token whose signature is good; the time checks are done here rather than
+        by jose, whose claim checks raise TypeError on e.g. ``"exp": null``."""
         try:
-            claims: dict[str, Any] = jwt.decode(token, secret, algorithms=[algorithm], options=options)
-        except ExpiredSignatureError:
-            raise AuthFailure("expired", "token expired") from None
-        except JWTClaimsError:
-            raise AuthFailure("claims", "invalid claims") from None
-        except (JOSEError, json.JSONDecodeError, UnicodeDecodeError):
-            raise AuthFailure("claims", "invalid or missing claims") from None
+            claims = json.loads(payload)
+        except (ValueError, RecursionError):
+            raise AuthFailure("claims", "claims are not JSON") from None
+        if not isinstance(claims, dict):
+            raise AuthFailure("claims", "claims are not a JSON object")
+        now = self._clock()
+        expires = claims.get("exp")
+        if not _is_time(expires):
+            raise AuthFailure("claims", "exp missing or not a number")
+        if now > expires + self._leeway:
+            raise AuthFailure("expired", "token expired")
+        if "nbf" in claims:
+            not_before = claims["nbf"]
+            if not _is_time(not_before):
+                raise AuthFailure("claims", "nbf not a number")
+            if now < not_before - self._leeway:
+                raise AuthFailure("not_yet_valid", "token not valid yet")
         missing = [name for name in self._required_claims if name not in claims]
         if missing:
             raise AuthFailure("claims", f"missing claim {missing[0]}")
@@ -275,53 +313,88 @@ class JWTAuthMiddleware:
 
 
 def _route_path(scope: Scope) -> str:
-    """The path as the router sees it: without the root_path that uvicorn or a Mount put in front."""
+    """The path as Starlette's router sees it (same rule as its get_route_path): without the
+    root_path that uvicorn or a Mount put in front, so public paths match what gets routed."""
     path: str = scope["path"]
     root_path: str = scope.get("root_path", "")
-    if root_path and path.startswith(root_path):
-        rest = path[len(root_path) :]
-        if rest == "" or rest.startswith("/"):
-            return rest or "/"
+    if not root_path or not path.startswith(root_path):
+        return path
+    if path == root_path:
+        return ""
+    if path[len(root_path)] == "/":
+        return path[len(root_path) :]
     return path
 
 
+def _is_time(value: object) -> TypeGuard[int | float]:
+    """A JSON number fit for exp/nbf: not a bool, not NaN or infinity (json.loads accepts both)."""
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int):
+        return True
+    return isinstance(value, float) and math.isfinite(value)
+
+
 def _check_algorithms(algorithms: Iterable[str]) -> frozenset[str]:
-    if isinstance(algorithms, str):
-        raise ValueError("algorithms must be a collection such as ('HS256',), not one string")
-    chosen = frozenset(algorithms)
+    if isinstance(algorithms, str) or not isinstance(algorithms, Iterable):
+        raise ValueError(f"algorithms must be a collection such as ('HS256',), got {algorithms!r}")
+    chosen = list(algorithms)
     if not chosen:
         raise ValueError("algorithms must name at least one algorithm")
-    unsupported = chosen - SYMMETRIC_ALGORITHMS
+    unsupported = [algorithm for algorithm in chosen if algorithm not in SYMMETRIC_ALGORITHMS]
     if unsupported:
         raise ValueError(
-            f"algorithms {sorted(unsupported)} are not allowed: only shared-secret "
-            f"{sorted(SYMMETRIC_ALGORITHMS)} ('none' and public-key algorithms are refused)"
+            f"algorithms {unsupported!r} are not allowed: only shared-secret "
+            f"{list(SYMMETRIC_ALGORITHMS)} ('none' and public-key algorithms are refused)"
         )
-    return chosen
+    return frozenset(chosen)
 
 
-def _check_key_ring(keys: object) -> dict[str, Secret]:
+def _verifying_keys(keys: object, algorithms: frozenset[str]) -> _VerifyingKeys:
+    """Check a key ring and build its HMAC keys, once per algorithm."""
     if isinstance(keys, (str, bytes)):
         keys = {DEFAULT_KEY_NAME: keys}
     if not isinstance(keys, Mapping) or not keys:
         raise ValueError("keys must be a non-empty secret, a non-empty mapping name -> secret, or a callable")
-    ring: dict[str, Secret] = {}
+    ring: _VerifyingKeys = []
     for name, secret in keys.items():
         if not isinstance(name, str) or not name:
             raise ValueError(f"key names must be non-empty strings, got {name!r}")
         if not isinstance(secret, (str, bytes)) or not secret:
-            raise ValueError(f"key {name!r} is empty: a JWT secret must never be empty")
+            raise ValueError(f"key {name!r} must be a non-empty str or bytes secret: a JWT secret is never empty")
         try:
-            jwk.construct(secret, "HS256")
+            ring.append((name, {algorithm: jwk.construct(secret, algorithm) for algorithm in algorithms}))
         except JOSEError:
             raise ValueError(f"key {name!r} looks like a public key or certificate, not a shared secret") from None
-        ring[name] = secret
     return ring
 
 
+def _check_http_token(value: object, argument: str, meaning: str) -> str:
+    if not isinstance(value, str) or not _HTTP_TOKEN.fullmatch(value):
+        raise ValueError(f"{argument} must be {meaning}, got {value!r}")
+    return value
+
+
+def _check_whole_number(value: object, argument: str, low: int, high: int | None) -> int:
+    if isinstance(value, int) and not isinstance(value, bool) and low <= value and (high is None or value <= high):
+        return value
+    limits = f"from {low} to {high}" if high is not None else f"of at least {low}"
+    raise ValueError(f"{argument} must be a whole number {limits}, got {value!r}")
+
+
+def _check_claim_names(required_claims: Iterable[str]) -> tuple[str, ...]:
+    if isinstance(required_claims, str) or not isinstance(required_claims, Iterable):
+        raise ValueError(f"required_claims must be a collection of claim names, got {required_claims!r}")
+    names = list(required_claims)
+    for name in names:
+        if not isinstance(name, str) or not name:
+            raise ValueError(f"required_claims entries must be non-empty strings, got {name!r}")
+    return tuple(dict.fromkeys(["exp", *names]))
+
+
 def _check_paths(paths: Iterable[str], argument: str) -> list[str]:
-    if isinstance(paths, str):
-        raise ValueError(f"{argument} must be a collection of paths, not one string")
+    if isinstance(paths, str) or not isinstance(paths, Iterable):
+        raise ValueError(f"{argument} must be a collection of paths, got {paths!r}")
     checked = list(paths)
     for path in checked:
         if not isinstance(path, str) or not path.startswith("/"):
