@@ -84,7 +84,7 @@ def parse_level(raw: str) -> tuple[bool, str]:
 
 def expand_context(expand: dict[str, str], subject: ExpandSubject, acting_user: User | None) -> dict[str, Any]:
     """The expanded fields of the context (Go order), or ExpandError."""
-    levels = {key: parse_level(raw) for key, raw in expand.items()}
+    levels = {key: parse_level(expand[key]) for key in EXPAND_KEYS if key in expand}
     wanted = {key: level for key, level in levels.items() if level[1]}
     if wanted and not {"act_as_bot", "act_as_user"} & set(subject.permissions):
         raise ExpandError("apps without any ActAs* permission can't expand")
