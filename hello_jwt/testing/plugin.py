@@ -216,7 +216,7 @@ class AppsPlugin:
 
     def _ping_or_fail(self, app: InstalledApp) -> None:
         cause = self._ping(app)
-        if not cause:
+        if cause is None:
             return
         if self.profile.ping_failure_is_silent:
             raise InstallError(
@@ -226,8 +226,8 @@ class AppsPlugin:
             )
         raise InstallError(f"failed to install, /ping path is not accessible: failed to call /ping endpoint: {cause}")
 
-    def _ping(self, app: InstalledApp) -> str:
-        """Why the ping failed, or "" when it passed: 200 with JSON, or 404."""
+    def _ping(self, app: InstalledApp) -> str | None:
+        """Why the ping failed, or None when it passed: 200 with JSON, or 404."""
         url = join_url(app.root_url, "/ping")
         try:
             response = self._post(
@@ -236,10 +236,10 @@ class AppsPlugin:
         except httpx.HTTPError as exc:
             return str(transport_failure("POST", url, exc).response["text"]).removeprefix("upstream call failed: ")
         if response.status_code == 404:
-            return ""
+            return None
         if response.status_code != 200:
             return response.text
-        return decode_problem(response.content)  # any CallResponse passes, even type "error"
+        return decode_problem(response.content) or None  # any CallResponse passes, even type "error"
 
     def _fetch_icon(self, app: InstalledApp) -> bytes:
         icon = app.manifest.get("icon")
