@@ -80,6 +80,8 @@ def transport_failure(method: str, url: str, exc: httpx.HTTPError) -> CallResult
         cause = "connect: connection refused"
     elif isinstance(exc, httpx.RemoteProtocolError):
         cause = "EOF"
+    elif isinstance(exc, httpx.ReadError):
+        cause = "read: connection reset by peer"
     else:
         cause = str(exc) or type(exc).__name__
     return error_result(f'{UPSTREAM_FAILED}failed to invoke via HTTP: {method.title()} "{url}": {cause}')
