@@ -24,7 +24,7 @@ from hello_jwt.app import create_app
 from hello_jwt.settings import Settings
 from hello_jwt.testing import PROFILES, AppsPlugin, FakeMattermost, Fault, InstallError, serve
 from hello_jwt.testing.command import CommandError
-from hello_jwt.testing.plugin import Exchange
+from hello_jwt.testing.upstream import Exchange
 from hello_jwt.testing.wire import token_claims
 
 PREVIEW = 110  # characters of a body shown per line
@@ -172,7 +172,8 @@ def _show_new(printer: Printer, plugin: AppsPlugin, since: int, base_url: str) -
 
 def _claims_summary(token: str) -> str:
     claims = token_claims(token)
-    parts = [f"exp=now+{claims['exp'] - int(time.time())}s" if "exp" in claims else "no exp"]
+    # Whole minutes: a second may tick between signing and printing.
+    parts = [f"exp=now+{round((claims['exp'] - time.time()) / 60)}min" if "exp" in claims else "no exp"]
     parts += [f"{key}={value}" for key, value in claims.items() if key != "exp"]
     return ", ".join(parts)
 

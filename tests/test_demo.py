@@ -29,7 +29,7 @@ def test_the_demo_prints_the_flow_and_the_delivered_dm(tmp_path: Path) -> None:
     assert demo.returncode == 0, demo.stderr
     out = demo.stdout
     assert "/apps install http http://127.0.0.1:" in out
-    assert "POST /ping   (JWT exp=now+900s)" in out
+    assert "POST /ping   (JWT exp=now+15min)" in out
     assert "the admin sees: Installed app `hello-jwt`: Hello, JWT!." in out
     assert "alice sees: an ephemeral post from the app's bot: JWT check ok." in out
     assert "POST /api/v4/posts   (Bearer token)   <- 201" in out

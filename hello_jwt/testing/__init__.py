@@ -17,10 +17,11 @@ from hello_jwt.testing.cleaning import clean_bindings, clean_form
 from hello_jwt.testing.command import CommandError
 from hello_jwt.testing.fake_mattermost import FakeMattermost, Fault, RecordedRequest
 from hello_jwt.testing.manifest import clean_static_path, validate_manifest
-from hello_jwt.testing.plugin import AppsPlugin, Bindings, Exchange, InstalledApp, InstallError
+from hello_jwt.testing.plugin import AppsPlugin, Bindings, InstalledApp, InstallError
 from hello_jwt.testing.profiles import HEAD, PROFILES, V1_2_0, V1_2_1, V1_2_2, PluginProfile
 from hello_jwt.testing.responses import CallResult
 from hello_jwt.testing.server import serve
+from hello_jwt.testing.upstream import Exchange
 from hello_jwt.testing.users import User
 from hello_jwt.testing.wire import go_json, sign_token
 

@@ -11,7 +11,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import unquote, urlsplit, urlunsplit
 
 import httpx
 
@@ -27,15 +26,14 @@ from hello_jwt.testing.manifest import (
     clean_static_path,
     decode_manifest,
     normalize_call,
-    path_clean,
     validate_manifest,
 )
 from hello_jwt.testing.profiles import PROFILES, V1_2_2, PluginProfile
 from hello_jwt.testing.responses import CallResult, decode_problem, error_result, transport_failure, upstream_result
+from hello_jwt.testing.upstream import HTTPUpstream, TooLarge, join_url
 from hello_jwt.testing.users import User
 from hello_jwt.testing.wire import go_json, sign_token
 
-USER_AGENT = "Mattermost-Bot/1.1"  # what Mattermost's outbound HTTP transport sends
 CALL_TIMEOUT = 30.0  # config.RequestTimeout
 
 
@@ -76,20 +74,6 @@ class InstalledApp:
 
 
 @dataclass(frozen=True)
-class Exchange:
-    """One HTTP request the plugin made to an app, kept so a test or a demo can show it."""
-
-    purpose: str  # "manifest", "ping", "icon", "bindings", "on_install" or "call"
-    method: str
-    url: str
-    request_headers: dict[str, str]
-    request_body: bytes
-    status_code: int | None  # None: no answer
-    response_body: bytes = b""
-    error: str = ""
-
-
-@dataclass(frozen=True)
 class Bindings:
     bindings: list[dict[str, Any]]
     problems: list[str]  # what the plugin would log while cleaning
@@ -125,8 +109,9 @@ class AppsPlugin:
         self.developer_mode = developer_mode
         self.clock = clock
         self.apps: dict[str, InstalledApp] = {}
-        self.exchanges: list[Exchange] = []
-        self.http = httpx.Client(timeout=timeout, headers={"User-Agent": USER_AGENT})
+        self.upstream = HTTPUpstream(timeout=timeout, clock=clock)
+        self.exchanges = self.upstream.exchanges  # every request made to apps, in order
+        self.http = self.upstream.http
         self._admin: User | None = None
 
     def __enter__(self) -> AppsPlugin:
@@ -136,7 +121,7 @@ class AppsPlugin:
         self.close()
 
     def close(self) -> None:
-        self.http.close()
+        self.upstream.close()
 
     @property
     def admin(self) -> User:
@@ -193,16 +178,12 @@ class AppsPlugin:
 
     def _fetch_manifest(self, url: str) -> dict[str, Any]:
         try:
-            with self.http.stream("GET", url) as response:
-                content = b""
-                for chunk in response.iter_bytes():
-                    content += chunk
-                    if len(content) > MAX_MANIFEST_BYTES:
-                        self._record("manifest", response, content[:200], error="too large")
-                        raise InstallError("size limit of 1024Kb exceeded")
+            response = self.upstream.get(url, purpose="manifest", limit=MAX_MANIFEST_BYTES)
+        except TooLarge:
+            raise InstallError("size limit of 1024Kb exceeded") from None
         except httpx.HTTPError as exc:
             raise InstallError(f"failed to get manifest: {exc}") from None
-        self._record("manifest", response, content)
+        content = response.content
         if response.status_code >= 400:
             raise InstallError(f"received status {response.status_code}: {content.decode(errors='replace')}")
         try:
@@ -230,8 +211,8 @@ class AppsPlugin:
         """Why the ping failed, or None when it passed: 200 with JSON, or 404."""
         url = join_url(app.root_url, "/ping")
         try:
-            response = self._post(
-                app, url, go_json(ping_body()), acting_user_id="", purpose="ping", timeout=self.profile.ping_timeout
+            response = self.upstream.post(
+                url, go_json(ping_body()), secret=_secret(app), purpose="ping", timeout=self.profile.ping_timeout
             )
         except httpx.HTTPError as exc:
             return str(transport_failure("POST", url, exc).response["text"]).removeprefix("upstream call failed: ")
@@ -247,10 +228,9 @@ class AppsPlugin:
             return b""
         url = join_url(app.root_url, f"/static/{clean_static_path(icon)}")
         try:
-            response = self.http.get(url)  # static files are fetched without a token
+            response = self.upstream.get(url, purpose="icon")  # static files are fetched without a token
         except httpx.HTTPError as exc:
             raise InstallError(f"failed to get bot icon: failed to download icon: {exc}") from None
-        self._record("icon", response, response.content)
         if response.status_code != 200:
             raise InstallError(
                 f"failed to get bot icon: failed to download icon: received status {response.status_code}"
@@ -400,7 +380,9 @@ class AppsPlugin:
         acting_user_id = expanded["acting_user"]["id"] if "acting_user" in expanded else ""
         url = join_url(app.root_url, path)
         try:
-            response = self._post(app, url, go_json(body), acting_user_id=acting_user_id, purpose=purpose)
+            response = self.upstream.post(
+                url, go_json(body), secret=_secret(app), acting_user_id=acting_user_id, purpose=purpose
+            )
         except httpx.HTTPError as exc:
             result = transport_failure("POST", url, exc)
         else:
@@ -409,54 +391,7 @@ class AppsPlugin:
             result.response["app_metadata"] = {"bot_user_id": app.bot.id, "bot_username": app.bot.username}
         return result
 
-    def _post(
-        self,
-        app: InstalledApp,
-        url: str,
-        body: bytes,
-        *,
-        acting_user_id: str,
-        purpose: str,
-        timeout: float | None = None,
-    ) -> httpx.Response:
-        headers = {"Content-Type": "application/json"}
-        if app.manifest["http"].get("use_jwt"):
-            token = sign_token(app.secret, now=self.clock(), acting_user_id=acting_user_id)
-            headers["Mattermost-App-Authorization"] = f"Bearer {token}"
-        request = self.http.build_request("POST", url, content=body, headers=headers)
-        if timeout is not None:
-            request.extensions["timeout"] = httpx.Timeout(timeout).as_dict()
-        try:
-            response = self.http.send(request)
-        except httpx.HTTPError as exc:
-            self.exchanges.append(
-                Exchange(purpose, "POST", url, headers, body, None, error=str(exc) or type(exc).__name__)
-            )
-            raise
-        self.exchanges.append(Exchange(purpose, "POST", url, headers, body, response.status_code, response.content))
-        return response
 
-    def _record(self, purpose: str, response: httpx.Response, content: bytes, error: str = "") -> None:
-        request = response.request
-        self.exchanges.append(
-            Exchange(
-                purpose,
-                request.method,
-                str(request.url),
-                dict(request.headers),
-                b"",
-                response.status_code,
-                content,
-                error,
-            )
-        )
-
-
-def join_url(root_url: str, path: str) -> str:
-    """``utils.CleanURL(root_url + "/" + path)``: path unescaped repeatedly, then cleaned."""
-    parts = urlsplit(root_url + "/" + path)
-    clean = parts.path
-    previous = None
-    while previous != clean:
-        previous, clean = clean, unquote(clean)
-    return urlunsplit((parts.scheme, parts.netloc, path_clean(clean), parts.query, ""))
+def _secret(app: InstalledApp) -> str | None:
+    """The key to sign calls to ``app`` with, or None when it does not use JWTs."""
+    return app.secret if app.manifest["http"].get("use_jwt") else None
