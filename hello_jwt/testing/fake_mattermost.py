@@ -41,6 +41,8 @@ class Fault:
 
 @dataclass
 class RecordedRequest:
+    """One request the fake server got (``body`` is its JSON, or None) and the status it answered."""
+
     method: str
     path: str
     authorization: str
@@ -50,7 +52,12 @@ class RecordedRequest:
 
 
 class FakeMattermost:
-    """Start with ``with FakeMattermost() as mm:``; ``mm.url`` is its site URL."""
+    """Start with ``with FakeMattermost() as mm:``; ``mm.url`` is its site URL.
+
+    ``sub_path`` serves the API under a path (``/chat/api/v4``); ``delay`` holds every answer;
+    ``clock`` times the ``pending_post_id`` window. Inspect ``requests``, ``posts``, ``users`` and
+    ``channels`` (DM channel id -> the two user ids); clear ``posts_gate`` to hold posts.
+    """
 
     def __init__(self, *, sub_path: str = "", delay: float = 0.0, clock: Callable[[], float] = time.monotonic) -> None:
         self.sub_path = sub_path.rstrip("/")
@@ -97,6 +104,7 @@ class FakeMattermost:
             return next((user for user in self.users.values() if user.username == username.lower()), None)
 
     def inject(self, fault: Fault) -> None:
+        """Queue a fault; faults apply in the order injected until their count runs out."""
         with self._lock:
             self.faults.append(fault)
 
@@ -107,6 +115,7 @@ class FakeMattermost:
             return list(self.posts)
 
     def dms_to(self, user_id: str) -> list[dict[str, Any]]:
+        """The posts in every direct channel ``user_id`` is in."""
         with self._lock:
             channel_ids = {cid for cid, members in self.channels.items() if user_id in members}
             return [post for post in self.posts if post["channel_id"] in channel_ids]

@@ -75,6 +75,8 @@ class InstalledApp:
 
 @dataclass(frozen=True)
 class Bindings:
+    """What :meth:`AppsPlugin.fetch_bindings` found: the cleaned bindings, and why any were dropped."""
+
     bindings: list[dict[str, Any]]
     problems: list[str]  # what the plugin would log while cleaning
     result: CallResult
@@ -151,13 +153,9 @@ class AppsPlugin:
         if previous is not None and not secret:
             secret = previous.secret  # a blank secret keeps the stored one
         draft = InstalledApp(manifest=manifest, secret=secret, bot=User(id="", username=""))
-        if self.profile.pings_before_icon:
-            self._ping_or_fail(draft)
-            icon = self._fetch_icon(draft)
-        else:
-            icon = self._fetch_icon(draft)
-            self._ping_or_fail(draft)
-        del icon  # the bot's avatar: the fake Mattermost does not keep pictures
+        checks = [self._ping_or_fail, self._check_icon]
+        for check in checks if self.profile.pings_before_icon else reversed(checks):
+            check(draft)
 
         app = InstalledApp(manifest=manifest, secret=secret, bot=self._ensure_bot(manifest))
         self.apps[app.app_id] = app
@@ -222,10 +220,11 @@ class AppsPlugin:
             return response.text
         return decode_problem(response.content) or None  # any CallResponse passes, even type "error"
 
-    def _fetch_icon(self, app: InstalledApp) -> bytes:
+    def _check_icon(self, app: InstalledApp) -> None:
+        """The plugin fetches the icon for the bot's avatar (the fake Mattermost keeps no pictures)."""
         icon = app.manifest.get("icon")
         if not icon:
-            return b""
+            return
         url = join_url(app.root_url, f"/static/{clean_static_path(icon)}")
         try:
             response = self.upstream.get(url, purpose="icon")  # static files are fetched without a token
@@ -235,7 +234,6 @@ class AppsPlugin:
             raise InstallError(
                 f"failed to get bot icon: failed to download icon: received status {response.status_code}"
             )
-        return response.content
 
     def _ensure_bot(self, manifest: dict[str, Any]) -> User:
         username = str(manifest["app_id"]).lower()
