@@ -54,7 +54,6 @@ class InstalledApp:
     secret: str = field(repr=False)
     bot: User
     install_message: str = ""  # what the admin saw after the install
-    disabled: bool = False
 
     @property
     def app_id(self) -> str:
@@ -252,7 +251,7 @@ class AppsPlugin:
 
     def fetch_bindings(self, app: InstalledApp, user: User) -> Bindings:
         """The bindings call as ``user``'s client triggers it, and the plugin's cleaning of it."""
-        if app.disabled or not app.granted_locations:
+        if not app.granted_locations:
             return Bindings([], [], error_result("the app has no granted locations"))
         result = self._invoke(
             app,
@@ -314,8 +313,6 @@ class AppsPlugin:
             return error_result(f"invalid call path: {path!r}")
         if self.profile.forbids_reserved_paths and path in self._reserved_paths(app):
             return error_result("forbidden call path")
-        if app.disabled:
-            return error_result(f"{app.app_id} is disabled")
         call.setdefault("expand", {})  # the webapp always sends {...call.expand}
         return self._invoke(
             app,
