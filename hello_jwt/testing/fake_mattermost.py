@@ -33,10 +33,10 @@ class Fault:
 
     count: int = 1
     status: int = 503
+    delay: float = 0.0  # seconds to wait before the faulty answer (or the drop)
     path: str = ""
     retry_after: float | None = None
     drop: bool = False  # close the connection without an answer
-    delay: float = 0.0  # seconds to wait before the faulty answer (or the drop)
 
 
 @dataclass
