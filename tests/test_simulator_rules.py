@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -127,20 +128,30 @@ def command(*children: dict[str, Any]) -> list[dict[str, Any]]:
     return [{"location": "/command", "bindings": [{"label": "app", "bindings": list(children)}]}]
 
 
-def test_our_bindings_survive_cleaning_and_gain_app_ids_and_absolute_icons() -> None:
-    bindings, problems = clean_bindings(
-        our_bindings(), app_id="hello-jwt", granted_locations=["/command"], site_url="http://mm"
+def shape(bindings: list[dict[str, Any]]) -> list[Any]:
+    return [(b.get("location"), b.get("label"), shape(b.get("bindings") or [])) for b in bindings]
+
+
+def walk(bindings: list[dict[str, Any]], depth: int = 0) -> Iterator[tuple[int, dict[str, Any]]]:
+    for binding in bindings:
+        yield depth, binding
+        yield from walk(binding.get("bindings") or [], depth + 1)
+
+
+def test_our_bindings_survive_cleaning_with_only_app_ids_and_icons_filled_in() -> None:
+    with open("manifest.json", encoding="utf-8") as file:
+        granted = json.load(file)["requested_locations"]
+
+    cleaned, problems = clean_bindings(
+        our_bindings(), app_id="hello-jwt", granted_locations=granted, site_url="http://mm"
     )
 
     assert problems == []
-    [top] = bindings
-    [trigger] = top["bindings"]
-    assert "app_id" not in top
-    assert trigger["app_id"] == "hello-jwt"
-    assert trigger["icon"] == "http://mm/plugins/com.mattermost.apps/apps/hello-jwt/static/icon.png"
-    [send] = trigger["bindings"]
-    assert send["label"] == "send"
-    assert send["submit"] == {"path": "/send", "expand": {"acting_user": "+id"}}
+    assert shape(cleaned) == shape(our_bindings())  # nothing dropped, nothing renamed
+    for depth, binding in walk(cleaned):
+        assert binding.get("app_id") == ("hello-jwt" if depth else None)
+        if "icon" in binding:
+            assert binding["icon"] == "http://mm/plugins/com.mattermost.apps/apps/hello-jwt/static/icon.png"
 
 
 @pytest.mark.parametrize(
