@@ -100,8 +100,9 @@ class FakeMattermost:
         return user
 
     def user_by_username(self, username: str) -> User | None:
+        """The user (or bot) with this username, compared case-insensitively as Mattermost does."""
         with self._lock:
-            return next((user for user in self.users.values() if user.username == username.lower()), None)
+            return next((user for user in self.users.values() if user.username.lower() == username.lower()), None)
 
     def inject(self, fault: Fault) -> None:
         """Queue a fault; faults apply in the order injected until their count runs out."""
