@@ -7,11 +7,12 @@ import socket
 import time
 from dataclasses import replace
 
+import pytest
 from conftest import SECRET, LiveApp, auth_header, sign
 
 from hello_jwt.app import create_app
 from hello_jwt.settings import Settings
-from hello_jwt.testing import AppsPlugin, FakeMattermost, serve
+from hello_jwt.testing import AppsPlugin, FakeMattermost, InstallError, serve
 
 
 def test_send_delivers_exactly_one_dm_from_the_bot(live: LiveApp) -> None:
@@ -63,16 +64,15 @@ def test_install_fails_with_a_wrong_secret(settings: Settings) -> None:
         FakeMattermost() as mattermost,
         serve(app_for_url=lambda url: create_app(replace(settings, root_url=url))) as url,
     ):
-        plugin = AppsPlugin(mattermost)
-        try:
+        with AppsPlugin(mattermost) as plugin, pytest.raises(InstallError) as caught:
             plugin.install(f"{url}/manifest.json", secret="not-the-secret")
-        except Exception as exc:
-            assert "/ping" in str(exc)
-            assert "401" in str(exc)
-        else:
-            raise AssertionError("the install ping passed with a wrong secret")
-        finally:
-            plugin.close()
+
+    # The plugin shows the app's 401 body, not its status.
+    assert str(caught.value).startswith(
+        "failed to install, /ping path is not accessible: failed to call /ping endpoint: "
+    )
+    assert "signature" in str(caught.value)
+    assert mattermost.user_by_username("hello-jwt") is None  # no bot: nothing was installed
 
 
 def test_a_site_url_with_a_sub_path_keeps_it(settings: Settings) -> None:

@@ -9,9 +9,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
-import secrets
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,25 +22,9 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from hello_jwt.testing.server import serve
+from hello_jwt.testing.users import User, new_id
 
 DEDUP_WINDOW_SECONDS = 30.0
-
-
-def new_id() -> str:
-    """A 26-character id shaped like Mattermost's."""
-    alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
-    return "".join(secrets.choice(alphabet) for _ in range(26))
-
-
-@dataclass(frozen=True)
-class User:
-    id: str
-    username: str
-    is_bot: bool = False
-    token: str = field(default="", repr=False)
-
-    def as_json(self) -> dict[str, Any]:
-        return {"id": self.id, "username": self.username, "is_bot": self.is_bot, "delete_at": 0, "roles": "system_user"}
 
 
 @dataclass
@@ -49,25 +33,36 @@ class Fault:
 
     count: int = 1
     status: int = 503
+    delay: float = 0.0  # seconds to wait before the faulty answer (or the drop)
     path: str = ""
     retry_after: float | None = None
     drop: bool = False  # close the connection without an answer
 
 
-@dataclass(frozen=True)
+@dataclass
 class RecordedRequest:
+    """One request the fake server got (``body`` is its JSON, or None) and the status it answered."""
+
     method: str
     path: str
     authorization: str
     body: Any
+    headers: dict[str, str] = field(default_factory=dict)
+    status: int | None = None  # set once the answer has started
 
 
 class FakeMattermost:
-    """Start with ``with FakeMattermost() as mm:``; ``mm.url`` is its site URL."""
+    """Start with ``with FakeMattermost() as mm:``; ``mm.url`` is its site URL.
 
-    def __init__(self, *, sub_path: str = "", delay: float = 0.0) -> None:
+    ``sub_path`` serves the API under a path (``/chat/api/v4``); ``delay`` holds every answer;
+    ``clock`` times the ``pending_post_id`` window. Inspect ``requests``, ``posts``, ``users`` and
+    ``channels`` (DM channel id -> the two user ids); clear ``posts_gate`` to hold posts.
+    """
+
+    def __init__(self, *, sub_path: str = "", delay: float = 0.0, clock: Callable[[], float] = time.monotonic) -> None:
         self.sub_path = sub_path.rstrip("/")
         self.delay = delay  # seconds before every answer
+        self.clock = clock  # for the pending_post_id de-duplication window
         self.url = ""
         self.requests: list[RecordedRequest] = []
         self.posts: list[dict[str, Any]] = []
@@ -97,13 +92,20 @@ class FakeMattermost:
 
     # --- set-up and inspection from the test ----------------------------------------------
 
-    def add_user(self, username: str, *, is_bot: bool = False) -> User:
-        user = User(id=new_id(), username=username, is_bot=is_bot, token=new_id())
+    def add_user(self, username: str, *, is_bot: bool = False, **profile: Any) -> User:
+        """A new user (or bot) with a session token; ``profile`` sets other User fields."""
+        user = User(id=new_id(), username=username, is_bot=is_bot, token=new_id(), **profile)
         with self._lock:
             self.users[user.id] = user
         return user
 
+    def user_by_username(self, username: str) -> User | None:
+        """The user (or bot) with this username, compared case-insensitively as Mattermost does."""
+        with self._lock:
+            return next((user for user in self.users.values() if user.username.lower() == username.lower()), None)
+
     def inject(self, fault: Fault) -> None:
+        """Queue a fault; faults apply in the order injected until their count runs out."""
         with self._lock:
             self.faults.append(fault)
 
@@ -114,6 +116,7 @@ class FakeMattermost:
             return list(self.posts)
 
     def dms_to(self, user_id: str) -> list[dict[str, Any]]:
+        """The posts in every direct channel ``user_id`` is in."""
         with self._lock:
             channel_ids = {cid for cid, members in self.channels.items() if user_id in members}
             return [post for post in self.posts if post["channel_id"] in channel_ids]
@@ -128,18 +131,22 @@ class FakeMattermost:
                 Route(prefix + "/posts", self._create_post, methods=["POST"]),
                 Route(prefix + "/users/me", self._get_me, methods=["GET"]),
                 Route(prefix + "/users/{user_id}", self._get_user, methods=["GET"]),
-            ]
+            ],
+            exception_handlers={404: _not_found, 405: _not_allowed},
         )
 
         async def with_faults(scope: Scope, receive: Receive, send: Send) -> None:
             if scope["type"] == "http":
                 with self._lock:
                     fault = self._take_fault(scope["path"])
+                if fault is not None and fault.delay:
+                    await asyncio.sleep(fault.delay)
                 if fault is not None and fault.drop:
                     # Promise a body, then fail: uvicorn closes the connection mid-answer.
                     await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"64")]})
                     raise ConnectionAbortedError("fault injected: dropped connection")
                 scope.setdefault("state", {})["fault"] = fault
+                send = self._status_recorder(scope, send)
             await routes(scope, receive, send)
 
         return with_faults
@@ -189,7 +196,7 @@ class FakeMattermost:
                 )
             if not isinstance(message, str) or not message.strip():
                 return app_error(400, "model.post.is_valid.msg.app_error", "Invalid message.")
-            now = time.monotonic()
+            now = self.clock()
             seen = self._pending.get(pending) if pending else None
             if seen is not None and now - seen[0] < DEDUP_WINDOW_SECONDS:
                 return JSONResponse(seen[1], status_code=201)
@@ -225,8 +232,10 @@ class FakeMattermost:
         """Record the request, apply delay and faults, and authenticate the caller."""
         body = await _json(request)
         authorization = request.headers.get("authorization", "")
+        record = RecordedRequest(request.method, request.url.path, authorization, body, dict(request.headers))
+        request.scope["state"]["record"] = record
         with self._lock:
-            self.requests.append(RecordedRequest(request.method, request.url.path, authorization, body))
+            self.requests.append(record)
         fault: Fault | None = request.scope["state"].get("fault")
         if self.delay:
             await asyncio.sleep(self.delay)
@@ -242,6 +251,15 @@ class FakeMattermost:
                 401, "api.context.session_expired.app_error", "Invalid or expired session, please login again."
             )
         return caller, None
+
+    def _status_recorder(self, scope: Scope, send: Send) -> Send:
+        async def recording_send(message: Any) -> None:
+            record = scope["state"].get("record")
+            if message["type"] == "http.response.start" and record is not None:
+                record.status = message["status"]
+            await send(message)
+
+        return recording_send
 
     def _take_fault(self, path: str) -> Fault | None:
         for fault in self.faults:
@@ -269,6 +287,14 @@ def _fault_response(fault: Fault) -> Response:
         }
         return PlainTextResponse("limit exceeded\n", status_code=429, headers=headers)
     return app_error(fault.status, "fake.fault_injected.app_error", f"Fault injected ({fault.status}).")
+
+
+async def _not_found(request: Request, exc: Exception) -> Response:
+    return app_error(404, "api.context.404.app_error", "Sorry, we could not find the page.")
+
+
+async def _not_allowed(request: Request, exc: Exception) -> Response:
+    return app_error(405, "api.context.405.app_error", "Method not allowed.")
 
 
 async def _json(request: Request) -> Any:

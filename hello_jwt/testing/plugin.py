@@ -1,4 +1,4 @@
-"""An emulator of the Mattermost Apps plugin, as seen by an HTTP app that sets ``use_jwt``.
+"""An emulator of the Mattermost Apps plugin, as an HTTP app that sets ``use_jwt`` sees it.
 
 It installs an app the way the plugin does, fetches and cleans its bindings, and runs slash
 commands as a given user: the call body is shaped as the plugin's Go encoder shapes it and the
@@ -7,39 +7,53 @@ token is signed as the plugin signs it. Protocol facts: shared/docs/apps-protoco
 
 from __future__ import annotations
 
-import copy
-import json
-import re
 import time
-import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import unquote, urlsplit
 
 import httpx
-from jose import jwt
 
-from hello_jwt.testing.fake_mattermost import FakeMattermost, User
+from hello_jwt.testing.call_request import call_body, call_context, ping_body
+from hello_jwt.testing.cleaning import clean_bindings, clean_form
+from hello_jwt.testing.command import CommandError, parse_command
+from hello_jwt.testing.expand import ExpandError, ExpandSubject, decode_expand, expand_context
+from hello_jwt.testing.fake_mattermost import FakeMattermost
+from hello_jwt.testing.manifest import (
+    CALL_FIELDS,
+    MAX_MANIFEST_BYTES,
+    ManifestError,
+    clean_static_path,
+    decode_manifest,
+    normalize_call,
+    validate_manifest,
+)
+from hello_jwt.testing.profiles import PROFILES, V1_2_2, PluginProfile
+from hello_jwt.testing.responses import CallResult, decode_problem, error_result, transport_failure, upstream_result
+from hello_jwt.testing.upstream import HTTPUpstream, TooLarge, join_url
+from hello_jwt.testing.users import User
+from hello_jwt.testing.wire import go_json, sign_token
 
-PLUGIN_ID = "com.mattermost.apps"
-PERMISSION_NEEDS = {
-    "remote_webhooks": "act_as_bot",
-    "remote_oauth2": "act_as_user",
-    "user_joined_channel_notification": "act_as_bot",
-}
-TOKEN_LIFETIME = 15 * 60
-ICON_SUFFIX_OK = re.compile(r"^https?://", re.IGNORECASE)
+CALL_TIMEOUT = 30.0  # config.RequestTimeout
 
 
 class InstallError(Exception):
-    """The plugin would refuse to install the app; the message is what the admin would see."""
+    """The install did not happen. ``response`` is what the admin sees: an error, or for v1.2.0's
+    silent ping failure an ``ok`` with empty text; the message always says what went wrong."""
+
+    def __init__(self, message: str, *, response: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.response = response or {"type": "error", "text": message}
 
 
 @dataclass
 class InstalledApp:
+    """An app record as the plugin stores it."""
+
     manifest: dict[str, Any]
     secret: str = field(repr=False)
     bot: User
+    install_message: str = ""  # what the admin saw after the install
 
     @property
     def app_id(self) -> str:
@@ -49,317 +63,330 @@ class InstalledApp:
     def root_url(self) -> str:
         return str(self.manifest["http"]["root_url"])
 
+    @property
+    def granted_permissions(self) -> tuple[str, ...]:
+        return tuple(self.manifest.get("requested_permissions") or ())
+
+    @property
+    def granted_locations(self) -> tuple[str, ...]:
+        return tuple(self.manifest.get("requested_locations") or ())
+
 
 @dataclass(frozen=True)
-class CallResult:
-    status_code: int
-    body: Any
-    # What the plugin would hand the user: type "error" for anything but a 200 JSON answer.
-    response: dict[str, Any]
+class Bindings:
+    """What :meth:`AppsPlugin.fetch_bindings` found: the cleaned bindings, and why any were dropped."""
 
-
-def validate_manifest(manifest: Any, *, require_display_name: bool = True) -> list[str]:
-    """The plugin's Manifest.Validate (v1.2.1+ requires display_name): a list of problems."""
-    if not isinstance(manifest, dict):
-        return ["manifest is not a JSON object"]
-    problems = []
-    app_id = manifest.get("app_id", "")
-    if not isinstance(app_id, str) or not 3 <= len(app_id.encode()) <= 32 or not _id_chars_ok(app_id):
-        problems.append(f"invalid app_id {app_id!r}")
-    elif not re.fullmatch(r"[a-z0-9._-]+", app_id.lower()):
-        problems.append(f"app_id {app_id!r} cannot become a bot username")
-    version = manifest.get("version", "")
-    if not isinstance(version, str) or len(version.encode()) > 10 or (version and not _id_chars_ok(version)):
-        problems.append(f"invalid version {version!r}")
-    if require_display_name and not manifest.get("display_name"):
-        problems.append("display_name is empty")
-    if not _valid_url(manifest.get("homepage_url")):
-        problems.append("homepage_url must be a valid http(s) URL")
-    icon = manifest.get("icon")
-    if icon is not None and clean_static_path(icon) is None:
-        problems.append(f"invalid icon path {icon!r}")
-    permissions = manifest.get("requested_permissions") or []
-    for permission, needs in PERMISSION_NEEDS.items():
-        if permission in permissions and needs not in permissions:
-            problems.append(f"permission {permission} requires {needs}")
-    deploys = [key for key in ("aws_lambda", "http", "open_faas", "plugin") if manifest.get(key)]
-    if not deploys:
-        problems.append("manifest has no deployment information")
-    http = manifest.get("http")
-    if isinstance(http, dict) and not _valid_url(http.get("root_url")):
-        problems.append("http.root_url must be a valid http(s) URL")
-    return problems
-
-
-def clean_static_path(name: Any) -> str | None:
-    """utils.CleanStaticURL: unescape repeatedly, clean; None for '', '.' or '../…'."""
-    if not isinstance(name, str):
-        return None
-    previous = None
-    while previous != name:
-        previous, name = name, unquote(name)
-    parts: list[str] = []
-    for part in name.split("/"):
-        if part in ("", "."):
-            continue
-        if part == "..":
-            if parts and parts[-1] != "..":
-                parts.pop()
-            else:
-                parts.append("..")
-            continue
-        parts.append(part)
-    cleaned = "/".join(parts)
-    if cleaned in ("", ".") or cleaned == ".." or cleaned.startswith("../"):
-        return None
-    return cleaned
+    bindings: list[dict[str, Any]]
+    problems: list[str]  # what the plugin would log while cleaning
+    result: CallResult
 
 
 class AppsPlugin:
-    """The Apps plugin of one Mattermost server (``mattermost``), for HTTP apps."""
+    """The Apps plugin of one (fake) Mattermost server, for HTTP apps.
 
-    def __init__(self, mattermost: FakeMattermost, *, version: str = "v1.2.2", timeout: float = 30.0) -> None:
+    ``profile`` is a :class:`PluginProfile` or a version name (``"v1.2.0"``, ``"v1.2.1"``,
+    ``"v1.2.2"``, ``"HEAD"``). ``user_agent`` is the client the simulated users type in
+    (``"webapp"`` or ``"mobile"``). ``clock`` gives the time tokens are signed at.
+    Use it as a context manager, or call :meth:`close`.
+    """
+
+    def __init__(
+        self,
+        mattermost: FakeMattermost,
+        *,
+        profile: PluginProfile | str = V1_2_2,
+        user_agent: str = "webapp",
+        developer_mode: bool = True,
+        timeout: float = CALL_TIMEOUT,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if isinstance(profile, str):
+            if profile not in PROFILES:
+                raise ValueError(f"unknown plugin version {profile!r}; known: {', '.join(PROFILES)}")
+            profile = PROFILES[profile]
         self.mattermost = mattermost
-        self.version = version
-        self.http = httpx.Client(timeout=timeout, headers={"User-Agent": "Mattermost-Bot/1.1"})
+        self.profile = profile
+        self.user_agent = user_agent
+        self.developer_mode = developer_mode
+        self.clock = clock
+        self.apps: dict[str, InstalledApp] = {}
+        self.upstream = HTTPUpstream(timeout=timeout, clock=clock)
+        self.exchanges = self.upstream.exchanges  # every request made to apps, in order
+        self.http = self.upstream.http
+        self._admin: User | None = None
+
+    def __enter__(self) -> AppsPlugin:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
     def close(self) -> None:
-        self.http.close()
+        self.upstream.close()
 
-    # --- install ----------------------------------------------------------------------------
+    @property
+    def admin(self) -> User:
+        """The system admin who installs apps (created on first use)."""
+        if self._admin is None:
+            self._admin = self.mattermost.add_user("sysadmin", roles="system_admin system_user")
+        return self._admin
 
-    def install(self, manifest_url: str, secret: str) -> InstalledApp:
-        """``/apps install http <manifest_url>`` and the consent form submitted with ``secret``."""
-        response = self.http.get(manifest_url)
-        if response.status_code >= 400:
-            raise InstallError(f"received status {response.status_code}: {response.text}")
-        if len(response.content) > 1024 * 1024:
-            raise InstallError("size limit of 1024Kb exceeded")
-        try:
-            manifest = response.json()
-        except ValueError as exc:
-            raise InstallError(f"failed to decode manifest: {exc}") from None
-        problems = validate_manifest(manifest, require_display_name=self.version != "v1.2.0")
-        if problems:
-            raise InstallError("; ".join(problems))
-        if not manifest.get("http"):
-            raise InstallError("the app has no http deployment")
+    # --- install (protocol §1.3) ------------------------------------------------------------
 
-        bot = self.mattermost.add_user(str(manifest["app_id"]).lower(), is_bot=True)
-        app = InstalledApp(manifest=manifest, secret=secret, bot=bot)
-        ping = self._post(app, "/ping", self._zero_context(), acting_user=None)
-        ping_ok = ping.status_code == 404 or (ping.status_code == 200 and _is_json(ping))
-        if not ping_ok:
-            raise InstallError(f"failed to install, /ping path is not accessible: {ping.status_code} {ping.text}")
-        if manifest.get("icon"):
-            icon = self.http.get(f"{app.root_url}/static/{clean_static_path(manifest['icon'])}")
-            if icon.status_code != 200:
-                raise InstallError(f"failed to get bot icon: failed to download icon: status {icon.status_code}")
+    def install(
+        self, manifest_url: str, secret: str = "", *, admin: User | None = None, consent: bool = True
+    ) -> InstalledApp:
+        """``/apps install http <manifest_url>``, then the consent form submitted with ``secret``.
+
+        Returns the installed app, or raises :class:`InstallError` with the admin's message.
+        """
+        admin = admin or self.admin
+        manifest = self._fetch_manifest(manifest_url)
+        requested = manifest.get("requested_locations") or manifest.get("requested_permissions")
+        if requested and not consent:
+            raise InstallError("consent to use APIs and locations is required to install")
+        if not isinstance(manifest.get("http"), dict):
+            raise InstallError("the app does not support the http deploy type")
+
+        previous = self.apps.get(str(manifest["app_id"]))
+        if previous is not None and not secret:
+            secret = previous.secret  # a blank secret keeps the stored one
+        draft = InstalledApp(manifest=manifest, secret=secret, bot=User(id="", username=""))
+        checks = [self._ping_or_fail, self._check_icon]
+        for check in checks if self.profile.pings_before_icon else reversed(checks):
+            check(draft)
+
+        app = InstalledApp(manifest=manifest, secret=secret, bot=self._ensure_bot(manifest))
+        self.apps[app.app_id] = app
+        message = f"Installed app `{app.app_id}`: {manifest.get('display_name', '')}."
+        if manifest.get("on_install"):
+            result = self._invoke(app, manifest["on_install"], acting_user=admin, purpose="on_install")
+            text = str(result.response.get("text") or "")
+            if not result.ok:
+                message += f", despite on_install failure: {text}"
+            elif text:
+                message += f"\n\n{text}"
+        elif app.granted_locations:
+            result = self._invoke(app, self._bindings_call(app), acting_user=admin, purpose="bindings")
+            if not result.ok:
+                message += f", despite bindings failure: {result.response.get('text', '')}"
+        app.install_message = message
         return app
 
-    # --- bindings and calls -----------------------------------------------------------------
+    def _fetch_manifest(self, url: str) -> dict[str, Any]:
+        try:
+            response = self.upstream.get(url, purpose="manifest", limit=MAX_MANIFEST_BYTES)
+        except TooLarge:
+            raise InstallError("size limit of 1024Kb exceeded") from None
+        except httpx.HTTPError as exc:
+            raise InstallError(f"failed to get manifest: {exc}") from None
+        content = response.content
+        if response.status_code >= 400:
+            raise InstallError(f"received status {response.status_code}: {content.decode(errors='replace')}")
+        try:
+            manifest = decode_manifest(content)
+        except ManifestError as exc:
+            raise InstallError(str(exc)) from None
+        problems = validate_manifest(manifest, require_display_name=self.profile.requires_display_name)
+        if problems:
+            raise InstallError("invalid manifest: " + "; ".join(problems))
+        return manifest
+
+    def _ping_or_fail(self, app: InstalledApp) -> None:
+        cause = self._ping(app)
+        if cause is None:
+            return
+        if self.profile.ping_failure_is_silent:
+            raise InstallError(
+                f"{self.profile.version} aborted the install silently (the admin sees ok with no text): "
+                f"/ping failed: {cause}",
+                response={"type": "ok", "text": ""},
+            )
+        raise InstallError(f"failed to install, /ping path is not accessible: failed to call /ping endpoint: {cause}")
+
+    def _ping(self, app: InstalledApp) -> str | None:
+        """Why the ping failed, or None when it passed: 200 with JSON, or 404."""
+        url = join_url(app.root_url, "/ping")
+        try:
+            response = self.upstream.post(
+                url, go_json(ping_body()), secret=_secret(app), purpose="ping", timeout=self.profile.ping_timeout
+            )
+        except httpx.HTTPError as exc:
+            return str(transport_failure("POST", url, exc).response["text"]).removeprefix("upstream call failed: ")
+        if response.status_code == 404:
+            return None
+        if response.status_code != 200:
+            return response.text
+        return decode_problem(response.content) or None  # any CallResponse passes, even type "error"
+
+    def _check_icon(self, app: InstalledApp) -> None:
+        """The plugin fetches the icon for the bot's avatar (the fake Mattermost keeps no pictures)."""
+        icon = app.manifest.get("icon")
+        if not icon:
+            return
+        url = join_url(app.root_url, f"/static/{clean_static_path(icon)}")
+        try:
+            response = self.upstream.get(url, purpose="icon")  # static files are fetched without a token
+        except httpx.HTTPError as exc:
+            raise InstallError(f"failed to get bot icon: failed to download icon: {exc}") from None
+        if response.status_code != 200:
+            raise InstallError(
+                f"failed to get bot icon: failed to download icon: received status {response.status_code}"
+            )
+
+    def _ensure_bot(self, manifest: dict[str, Any]) -> User:
+        username = str(manifest["app_id"]).lower()
+        existing = self.mattermost.user_by_username(username)
+        if existing is not None and not existing.is_bot and self.profile.renames_taken_bot_username:
+            username += "-app"
+            existing = self.mattermost.user_by_username(username)
+        if existing is not None:
+            if not existing.is_bot:
+                raise InstallError(f"failed to create bot: a user already owns the username {username!r}")
+            return existing
+        display = manifest.get("display_name") or manifest["app_id"]
+        return self.mattermost.add_user(username, is_bot=True, bot_description=f"Bot account for `{display}` App.")
+
+    # --- bindings (protocol §6) -----------------------------------------------------------
+
+    def fetch_bindings(self, app: InstalledApp, user: User) -> Bindings:
+        """The bindings call as ``user``'s client triggers it, and the plugin's cleaning of it."""
+        if not app.granted_locations:
+            return Bindings([], [], error_result("the app has no granted locations"))
+        result = self._invoke(
+            app,
+            self._bindings_call(app),
+            acting_user=user,
+            purpose="bindings",
+            user_agent=self.user_agent,
+        )
+        if not result.ok:
+            return Bindings([], [f"bindings call failed: {result.response.get('text', '')}"], result)
+        cleaned, problems = clean_bindings(
+            result.response.get("data"),
+            app_id=app.app_id,
+            granted_locations=list(app.granted_locations),
+            site_url=self.mattermost.url,
+            user_agent=self.user_agent,
+        )
+        return Bindings(cleaned, problems, result)
 
     def bindings(self, app: InstalledApp, user: User) -> list[dict[str, Any]]:
         """The app's bindings for ``user``, cleaned by the plugin's rules (protocol §6.3)."""
-        call = app.manifest.get("bindings") or {"path": "/bindings"}
-        if isinstance(call, str):
-            call = {"path": call}
-        result = self.call(app, user, call)
-        if result.response.get("type") != "ok":
-            return []
-        data = result.response.get("data") or []
-        granted = app.manifest.get("requested_locations") or []
-        return clean_bindings(data, granted, app)
+        return self.fetch_bindings(app, user).bindings
+
+    @staticmethod
+    def _bindings_call(app: InstalledApp) -> dict[str, Any]:
+        return dict(app.manifest.get("bindings") or {"path": "/bindings"})
+
+    # --- user calls -------------------------------------------------------------------------
 
     def run_command(self, app: InstalledApp, user: User, command: str) -> CallResult:
-        """Run a slash command such as ``/hello-jwt send`` as ``user``, through the bindings."""
-        words = command.strip().split()
-        if not words or not words[0].startswith("/"):
-            raise ValueError(f"not a slash command: {command!r}")
-        candidates = [
-            b for top in self.bindings(app, user) if top.get("location") == "/command" for b in top.get("bindings", [])
-        ]
-        tokens = [words[0][1:], *words[1:]]
-        binding: dict[str, Any] | None = None
-        for position, token in enumerate(tokens):
-            match = next((b for b in candidates if b.get("label", "").lower() == token.lower()), None)
-            if match is None:
-                raise ValueError(f"no binding for {token!r} in {command!r}")
-            binding = match
-            if not match.get("bindings"):
-                tokens = tokens[position + 1 :]
-                break
-            candidates = match["bindings"]
-        if binding is None or binding.get("bindings"):
-            raise ValueError(f"{command!r} must select a subcommand")
-        call = binding.get("submit") or (binding.get("form") or {}).get("submit")
-        if not call:
-            raise ValueError("No submit call in binding or form.")
-        return self.call(app, user, call, raw_command=command.strip())
+        """Type a slash command such as ``/hello-jwt send --message "hi"`` as ``user``.
+
+        The command is resolved through the app's cleaned bindings and parsed as the webapp
+        parses it; raises :class:`CommandError` where the webapp would refuse it without sending.
+        """
+        parsed = parse_command(command, self.bindings(app, user), self.mattermost.user_by_username)
+        return self.call(app, user, parsed.call, values=parsed.values, raw_command=command)
+
+    def submit_form(self, app: InstalledApp, user: User, form: dict[str, Any], values: dict[str, Any]) -> CallResult:
+        """Submit a form (as its modal would) with ``values``, keyed by field name."""
+        cleaned, _ = clean_form(form, app_id=app.app_id, site_url=self.mattermost.url)
+        if not cleaned.get("submit"):
+            raise CommandError("No submit call in binding or form.")
+        return self.call(app, user, cleaned["submit"], values=values)
 
     def call(
         self,
         app: InstalledApp,
         user: User,
-        call: dict[str, Any],
+        call: dict[str, Any] | str,
         *,
         values: dict[str, Any] | None = None,
         raw_command: str = "",
     ) -> CallResult:
-        """POST a call to the app as the plugin does, expanding what the call asks for."""
-        expand = dict(call.get("expand") or {})
-        body: dict[str, Any] = {"path": call["path"], "expand": expand}
-        if call.get("state") is not None:
-            body["state"] = call["state"]
-        if values:
-            body["values"] = values
-        context = self._context(app)
-        acting_user = None
-        level = str(expand.get("acting_user", "")).lstrip("+")
-        if level in ("id", "summary", "all"):
-            acting_user = user
-            context["acting_user"] = _user_at_level(user, level)
-        body["context"] = context
-        if raw_command:
-            body["raw_command"] = raw_command
-        return _call_result(self._post(app, call["path"], body, acting_user=acting_user))
+        """A call from ``user``'s client through ``/plugins/com.mattermost.apps/api/v1/call``."""
+        call = dict(normalize_call(call))
+        path = str(call.get("path") or "")
+        if not path.startswith("/") or ".." in path.split("/"):
+            return error_result(f"invalid call path: {path!r}")
+        if self.profile.forbids_reserved_paths and path in self._reserved_paths(app):
+            return error_result("forbidden call path")
+        call.setdefault("expand", {})  # the webapp always sends {...call.expand}
+        return self._invoke(
+            app,
+            call,
+            acting_user=user,
+            purpose="call",
+            values=values,
+            raw_command=raw_command,
+            user_agent=self.user_agent,
+            track_as_submit=True,
+            metadata=True,
+        )
+
+    def _reserved_paths(self, app: InstalledApp) -> set[str]:
+        paths = {"/ping"}
+        for name in CALL_FIELDS:
+            call = app.manifest.get(name)
+            if isinstance(call, dict) and call.get("path") and name != "bindings":
+                paths.add(str(call["path"]))
+        return paths
 
     # --- the wire ---------------------------------------------------------------------------
 
     def sign(self, app: InstalledApp, acting_user: User | None) -> str:
-        """A token as the plugin signs it: HS256, exp = now + 15 min, acting_user_id if expanded."""
-        claims: dict[str, Any] = {"exp": int(time.time()) + TOKEN_LIFETIME}
-        if acting_user is not None:
-            claims["acting_user_id"] = acting_user.id
-        return str(jwt.encode(claims, app.secret, algorithm="HS256"))
+        """A token as the plugin signs it (protocol §3)."""
+        return sign_token(app.secret, now=self.clock(), acting_user_id=acting_user.id if acting_user else "")
 
-    def _post(self, app: InstalledApp, path: str, body: dict[str, Any], *, acting_user: User | None) -> httpx.Response:
-        url = app.root_url.rstrip("/") + "/" + path.lstrip("/")
-        headers = {
-            "Content-Type": "application/json",
-            "Mattermost-App-Authorization": f"Bearer {self.sign(app, acting_user)}",
-        }
-        return self.http.post(url, content=_go_json(body), headers=headers)
-
-    def _zero_context(self) -> dict[str, Any]:
-        context = {"app_id": "", "mattermost_site_url": "", "app_path": "", "bot_user_id": "", "oauth2": {}}
-        return {"path": "/ping", "context": context}
-
-    def _context(self, app: InstalledApp) -> dict[str, Any]:
-        context: dict[str, Any] = {
-            "app_id": "",
-            "mattermost_site_url": self.mattermost.url,
-            "developer_mode": True,
-            "app_path": f"/plugins/{PLUGIN_ID}/apps/{app.app_id}",
-            "bot_user_id": app.bot.id,
-        }
-        if "act_as_bot" in (app.manifest.get("requested_permissions") or []):
-            context["bot_access_token"] = app.bot.token
-        context["oauth2"] = {}
-        return context
-
-
-def clean_bindings(bindings: Any, granted: list[str], app: InstalledApp, parent: str = "") -> list[dict[str, Any]]:
-    """cleanAppBinding, recursively (protocol §6.3)."""
-    if not isinstance(bindings, list):
-        return []
-    cleaned = []
-    for original in bindings:
-        if not isinstance(original, dict):
-            continue
-        binding = copy.deepcopy(original)
-        location = str(binding.get("location") or "").strip()
-        label = str(binding.get("label") or "")
-        if not location and not label:
-            continue
-        location = location or label
-        binding["location"] = location
-        full = parent + ("" if location.startswith("/") else "/") + location
-        if not any(full.startswith(g) for g in granted):
-            continue
-        if parent:
-            binding["app_id"] = app.app_id
-        if full.startswith("/command/"):
-            label = (label or location).strip()
-            if " " in label or "\t" in label:
-                continue
-            binding["label"] = label
-        icon = binding.get("icon")
-        if icon and not ICON_SUFFIX_OK.match(str(icon)):
-            name = clean_static_path(icon)
-            if name is None:
-                binding.pop("icon")
-            else:
-                binding["icon"] = f"/plugins/{PLUGIN_ID}/apps/{app.app_id}/static/{name}"
-        children = binding.get("bindings")
-        if children:
-            binding["bindings"] = clean_bindings(children, granted, app, full)
-            if not binding["bindings"]:
-                continue
-        has = [bool(binding.get("submit")), bool(binding.get("form")), bool(binding.get("bindings"))]
-        if sum(has) != 1 and parent:
-            continue
-        cleaned.append(binding)
-    return cleaned
-
-
-def _user_at_level(user: User, level: str) -> dict[str, Any]:
-    if level == "id":
-        return {
-            "id": user.id,
-            "delete_at": 0,
-            "username": "",
-            "auth_service": "",
-            "email": "",
-            "nickname": "",
-            "first_name": "",
-            "last_name": "",
-            "position": "",
-            "roles": "",
-            "locale": "",
-            "timezone": None,
-            "disable_welcome_email": False,
-        }
-    return {**user.as_json(), "email": f"{user.username}@example.com", "locale": "en"}
-
-
-def _call_result(response: httpx.Response) -> CallResult:
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
-    if response.status_code == 404:
-        text = f"{response.request.url}: not found"
-        return CallResult(404, body, {"type": "error", "text": f"upstream call failed: {text}"})
-    if response.status_code != 200:
-        return CallResult(
-            response.status_code, body, {"type": "error", "text": f"upstream call failed: {response.text}"}
+    def _invoke(
+        self,
+        app: InstalledApp,
+        call: dict[str, Any],
+        *,
+        acting_user: User | None,
+        purpose: str,
+        values: dict[str, Any] | None = None,
+        raw_command: str = "",
+        user_agent: str = "",
+        track_as_submit: bool = False,
+        metadata: bool = False,
+    ) -> CallResult:
+        subject = ExpandSubject(app.app_id, str(app.manifest.get("version") or ""), app.bot, app.granted_permissions)
+        try:
+            expand = decode_expand(call.get("expand"))
+            expanded = expand_context(expand or {}, subject, acting_user)
+        except ExpandError as exc:
+            return error_result(f"failed to expand context: {exc}")
+        forwarded = self.profile.forwards_user_agent
+        context = call_context(
+            site_url=self.mattermost.url,
+            app_id=app.app_id,
+            bot_user_id=app.bot.id,
+            bot_access_token=app.bot.token if "act_as_bot" in app.granted_permissions else "",
+            developer_mode=self.developer_mode,
+            expanded=expanded,
+            user_agent=user_agent if forwarded else "",
+            track_as_submit=track_as_submit and forwarded,
         )
-    if not isinstance(body, dict):
-        return CallResult(200, body, {"type": "error", "text": "upstream call failed: invalid JSON"})
-    return CallResult(200, body, {**body, "type": body.get("type") or "ok"})
+        path = str(call["path"])
+        body = call_body(path, context, expand=expand, state=call.get("state"), values=values, raw_command=raw_command)
+        acting_user_id = expanded["acting_user"]["id"] if "acting_user" in expanded else ""
+        url = join_url(app.root_url, path)
+        try:
+            response = self.upstream.post(
+                url, go_json(body), secret=_secret(app), acting_user_id=acting_user_id, purpose=purpose
+            )
+        except httpx.HTTPError as exc:
+            result = transport_failure("POST", url, exc)
+        else:
+            result = upstream_result(response, app_id=app.app_id, site_url=self.mattermost.url)
+        if metadata:
+            result.response["app_metadata"] = {"bot_user_id": app.bot.id, "bot_username": app.bot.username}
+        return result
 
 
-def _go_json(value: Any) -> bytes:
-    """json.Marshal's output: compact, with <, > and & escaped."""
-    text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
-    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026").encode()
-
-
-def _is_json(response: httpx.Response) -> bool:
-    try:
-        response.json()
-    except ValueError:
-        return False
-    return True
-
-
-def _id_chars_ok(value: str) -> bool:
-    return all(unicodedata.category(c)[0] in "LN" or c in "-_." for c in value)
-
-
-def _valid_url(value: Any) -> bool:
-    if not isinstance(value, str) or not value:
-        return False
-    parts = urlsplit(value)
-    return parts.scheme in ("http", "https") and bool(parts.netloc)
+def _secret(app: InstalledApp) -> str | None:
+    """The key to sign calls to ``app`` with, or None when it does not use JWTs."""
+    return app.secret if app.manifest["http"].get("use_jwt") else None
