@@ -158,8 +158,9 @@ def test_the_plugin_keeps_every_binding_and_field(live: LiveApp) -> None:
 
 
 def submit_form(live: LiveApp, values: dict[str, Any] | None) -> Any:
-    """What the modal does on submit: the form's own submit call, with the values typed in."""
-    return live.plugin.call(live.app, live.user, send_form()["submit"], values=values)
+    """Click the channel-header button and submit its modal with the values typed in."""
+    button = leaves(live.plugin.bindings(live.app, live.user))["/channel_header/send"]
+    return live.plugin.submit_form(live.app, live.user, button["form"], values or {})
 
 
 def assert_one_dm(live: LiveApp, text: str) -> None:
@@ -213,3 +214,29 @@ def test_the_plain_command_still_delivers_one_dm(live: LiveApp) -> None:
     assert result.status_code == 200
     assert result.response["type"] == "ok"
     assert_one_dm(live, "JWT check ok")
+
+
+COMMANDS: list[tuple[str, str]] = [
+    ('/hello-jwt send --message "hi there"', "JWT check ok\n\nhi there"),
+    ("/hello-jwt send --message=hello", "JWT check ok\n\nhello"),
+    ("/Hello-JWT SEND --message `in backticks`", "JWT check ok\n\nin backticks"),
+]
+
+
+@pytest.mark.parametrize(("command", "text"), COMMANDS, ids=[command for command, _ in COMMANDS])
+def test_the_command_with_a_message_delivers_one_dm_with_it(live: LiveApp, command: str, text: str) -> None:
+    result = live.plugin.run_command(live.app, live.user, command)
+
+    assert result.status_code == 200
+    assert result.response["type"] == "ok"
+    assert_one_dm(live, text)
+
+
+def test_a_too_long_message_on_the_command_line_gets_an_error_and_no_dm(live: LiveApp) -> None:
+    result = live.plugin.run_command(live.app, live.user, f"/hello-jwt send --message {'x' * (MESSAGE_MAX_LENGTH + 1)}")
+
+    assert result.status_code == 200
+    assert result.response["type"] == "error"
+    assert "at most 200" in result.response["text"]
+    time.sleep(0.3)
+    assert live.mattermost.posts == []
