@@ -62,6 +62,9 @@ def main() -> int:
         log_level=settings.log_level,
         log_config=log_config(settings.log_level),
         proxy_headers=False,
+        # On SIGTERM uvicorn stops taking calls, lets running ones finish within this, then runs
+        # the lifespan's shutdown, which delivers the accepted DMs within SHUTDOWN_GRACE.
+        timeout_graceful_shutdown=max(1, round(settings.shutdown_grace)),
     )
     return 0
 
