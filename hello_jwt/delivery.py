@@ -79,7 +79,7 @@ class DMDelivery:
         http: httpx.AsyncClient,
         *,
         concurrency: int = 64,
-        queue_size: int = 10_000,
+        queue_size: int = 2_000,
         policy: RetryPolicy | None = None,
         channel_cache_size: int = 10_000,
         sleep: Sleep = asyncio.sleep,
