@@ -42,7 +42,6 @@ def create_app(settings: Settings | None = None, *, transport: httpx.AsyncBaseTr
         async with httpx.AsyncClient(
             transport=transport or AiohttpTransport(limits=limits),
             timeout=httpx.Timeout(policy.request_timeout, connect=5.0),
-            limits=limits,
         ) as http:
             delivery = DMDelivery(
                 http,

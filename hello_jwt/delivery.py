@@ -175,7 +175,13 @@ class DMDelivery:
             while True:
                 attempt += 1
                 try:
-                    await self._attempt(client, dm, until)
+                    # A hard bound whatever the transport does with its own timeouts.
+                    async with asyncio.timeout(max(0.0, until - self._clock())):
+                        await self._attempt(client, dm, until)
+                except TimeoutError:
+                    self.failed += 1
+                    _log_outcome(dm, "failed", attempt, self._clock() - started, _out_of_time())
+                    return
                 except MattermostError as exc:
                     elapsed = self._clock() - started
                     delay = policy.delay(attempt, exc.retry_after)
@@ -226,13 +232,17 @@ class DMDelivery:
         """The timeout of the next request: the policy's, cut to what is left of the deadline."""
         left = until - self._clock()
         if left <= 0:
-            raise MattermostError("out of time: the retry deadline has passed")
+            raise _out_of_time()
         return min(self.policy.request_timeout, left)
 
     def _remember(self, key: tuple[str, str, str], channel_id: str) -> None:
         self._channels[key] = channel_id
         if len(self._channels) > self._channel_cache_size:
             self._channels.popitem(last=False)
+
+
+def _out_of_time() -> MattermostError:
+    return MattermostError("no answer within the retry deadline")
 
 
 def _log_outcome(

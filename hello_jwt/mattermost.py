@@ -81,8 +81,10 @@ class MattermostClient:
                 timeout=httpx.USE_CLIENT_DEFAULT if timeout is None else timeout,
             )
         except httpx.TransportError as exc:
-            detail = str(exc)
-            raise MattermostError(f"POST {path}: {type(exc).__name__}" + (f": {detail}" if detail else "")) from exc
+            # The transport's own exception says more (e.g. aiohttp's ServerDisconnectedError).
+            cause = exc.__cause__ or exc
+            detail = str(cause)
+            raise MattermostError(f"POST {path}: {type(cause).__name__}" + (f": {detail}" if detail else "")) from exc
         if response.status_code not in expected:
             raise _error_from(path, response)
         return response

@@ -177,6 +177,28 @@ def test_total_time_stays_within_the_deadline() -> None:
     assert sum(clock.sleeps) < 10
 
 
+def test_a_hanging_mattermost_is_given_up_at_the_deadline(caplog: pytest.LogCaptureFixture) -> None:
+    async def hang(request: httpx.Request) -> httpx.Response:
+        await asyncio.sleep(30)  # MockTransport ignores timeouts: only the hard bound can end this
+        return httpx.Response(201, json={"id": "c" * 26})
+
+    async def run() -> DMDelivery:
+        async with httpx.AsyncClient(transport=httpx.MockTransport(hang)) as http:
+            delivery = DMDelivery(http, concurrency=1, policy=RetryPolicy(deadline=0.2))
+            await delivery.start()
+            delivery.submit(dm())
+            await delivery.stop(grace=10)
+            return delivery
+
+    started = time.monotonic()
+    delivery = asyncio.run(run())
+
+    assert time.monotonic() - started < 5
+    assert delivery.failed == 1
+    [line] = outcome_lines(caplog)
+    assert line.startswith("DM failed:") and "attempts=1" in line and "no answer within the retry deadline" in line
+
+
 @pytest.mark.parametrize("deadline", [0, 30, 45])
 def test_a_deadline_outside_the_dedup_window_is_refused(deadline: float) -> None:
     with pytest.raises(ValueError, match="de-dup window"):
