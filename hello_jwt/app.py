@@ -39,12 +39,9 @@ def create_app(settings: Settings | None = None, *, transport: httpx.AsyncBaseTr
         # measurement (README "Benchmarks"): httpcore's pool costs grow with its connection count.
         limits = httpx.Limits(max_connections=settings.delivery_concurrency, keepalive_expiry=30.0)
         policy = RetryPolicy(max_attempts=settings.delivery_max_attempts, deadline=settings.delivery_deadline)
-        async with httpx.AsyncClient(
-            transport=transport or AiohttpTransport(limits=limits),
-            timeout=httpx.Timeout(policy.request_timeout, connect=5.0),
-        ) as http:
+        async with transport or AiohttpTransport(limits=limits) as mattermost:
             delivery = DMDelivery(
-                http,
+                mattermost,
                 concurrency=settings.delivery_concurrency,
                 queue_size=settings.delivery_queue_size,
                 policy=policy,

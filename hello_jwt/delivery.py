@@ -1,7 +1,7 @@
 """DM delivery: a bounded queue drained by a fixed number of worker tasks, owned by the app's lifespan.
 
 ``/send`` hands a ``DirectMessage`` to ``DMDelivery.submit`` and answers at once. The workers
-post with bounded concurrency (so the HTTP client's pool never sees an unbounded queue), retry
+post with bounded concurrency (so the HTTP connection pool never sees an unbounded queue), retry
 what is worth retrying under one ``pending_post_id`` (so Mattermost turns retries into one
 post), and on shutdown deliver what was accepted within a grace period.
 
@@ -76,7 +76,7 @@ class RetryPolicy:
 class DMDelivery:
     def __init__(
         self,
-        http: httpx.AsyncClient,
+        transport: httpx.AsyncBaseTransport,
         *,
         concurrency: int = 64,
         queue_size: int = 2_000,
@@ -87,7 +87,7 @@ class DMDelivery:
     ) -> None:
         if concurrency < 1 or queue_size < 1 or channel_cache_size < 1:
             raise ValueError("concurrency, queue_size and channel_cache_size must be at least 1")
-        self._http = http
+        self._transport = transport
         self._concurrency = concurrency
         self._queue_size = queue_size
         self.policy = policy or RetryPolicy()
@@ -166,7 +166,9 @@ class DMDelivery:
                 self._queue.task_done()
 
     async def _deliver(self, dm: DirectMessage) -> None:
-        client = MattermostClient(self._http, site_url=dm.site_url, token=dm.bot_token)
+        client = MattermostClient(
+            self._transport, site_url=dm.site_url, token=dm.bot_token, timeout=self.policy.request_timeout
+        )
         policy = self.policy
         started = self._clock()
         until = started + policy.deadline

@@ -82,8 +82,8 @@ def deliver(mattermost: ScriptedMattermost, *dms: DirectMessage, **options: Any)
     clock = FakeClock()
 
     async def run() -> DMDelivery:
-        async with httpx.AsyncClient(transport=httpx.MockTransport(mattermost.handler)) as http:
-            delivery = DMDelivery(http, concurrency=1, sleep=clock.sleep, clock=clock, **options)
+        async with httpx.MockTransport(mattermost.handler) as transport:
+            delivery = DMDelivery(transport, concurrency=1, sleep=clock.sleep, clock=clock, **options)
             await delivery.start()
             for dm in dms:
                 delivery.submit(dm)
@@ -183,8 +183,8 @@ def test_a_hanging_mattermost_is_given_up_at_the_deadline(caplog: pytest.LogCapt
         return httpx.Response(201, json={"id": "c" * 26})
 
     async def run() -> DMDelivery:
-        async with httpx.AsyncClient(transport=httpx.MockTransport(hang)) as http:
-            delivery = DMDelivery(http, concurrency=1, policy=RetryPolicy(deadline=0.2))
+        async with httpx.MockTransport(hang) as transport:
+            delivery = DMDelivery(transport, concurrency=1, policy=RetryPolicy(deadline=0.2))
             await delivery.start()
             delivery.submit(dm())
             await delivery.stop(grace=10)
@@ -281,8 +281,8 @@ def test_one_line_per_dm_and_never_the_token(caplog: pytest.LogCaptureFixture) -
 
 def test_a_full_queue_refuses_the_dm() -> None:
     async def run() -> None:
-        async with httpx.AsyncClient(transport=httpx.MockTransport(ScriptedMattermost().handler)) as http:
-            delivery = DMDelivery(http, concurrency=1, queue_size=2)
+        async with httpx.MockTransport(ScriptedMattermost().handler) as transport:
+            delivery = DMDelivery(transport, concurrency=1, queue_size=2)
             await delivery.start()
             delivery.submit(dm())
             delivery.submit(dm())
@@ -300,10 +300,10 @@ def test_retries_cut_by_shutdown_are_counted_and_logged(caplog: pytest.LogCaptur
     mattermost = ScriptedMattermost(posts=[503] * 10)
 
     async def run() -> int:
-        async with httpx.AsyncClient(transport=httpx.MockTransport(mattermost.handler)) as http:
+        async with httpx.MockTransport(mattermost.handler) as transport:
             # Real sleeps, long backoff: the DM is waiting to retry when the grace period ends.
             policy = RetryPolicy(backoff_base=20, backoff_cap=20)
-            delivery = DMDelivery(http, concurrency=1, policy=policy)
+            delivery = DMDelivery(transport, concurrency=1, policy=policy)
             await delivery.start()
             delivery.submit(dm("1" * 26))
             delivery.submit(dm("2" * 26))

@@ -24,8 +24,8 @@ Handler = Callable[[httpx.Request], httpx.Response]
 
 def call(handler: Handler, method: str, *args: Any, site_url: str = "http://mm.test", **kwargs: Any) -> Any:
     async def run() -> Any:
-        async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as http:
-            client = MattermostClient(http, site_url=site_url, token=TOKEN)
+        async with httpx.MockTransport(handler) as transport:
+            client = MattermostClient(transport, site_url=site_url, token=TOKEN)
             return await getattr(client, method)(*args, **kwargs)
 
     return asyncio.run(run())
@@ -52,7 +52,23 @@ def test_direct_channel_posts_both_ids_as_the_bot() -> None:
     assert str(request.url) == "https://mm.test/chat/api/v4/channels/direct"
     assert request.headers["Authorization"] == f"Bearer {TOKEN}"
     assert request.headers["Content-Type"] == "application/json"
+    assert request.headers["Host"] == "mm.test"
+    assert "hello-jwt" in request.headers["User-Agent"]
     assert json.loads(request.content) == [BOT, USER]
+
+
+def test_each_request_carries_its_timeout() -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(201, json={"id": "c" * 26})
+
+    call(handler, "create_direct_channel", BOT, USER)
+    call(handler, "create_post", "c" * 26, "hi", pending_post_id="p1", timeout=2.5)
+
+    assert seen[0].extensions["timeout"] == {"connect": 5.0, "read": 10.0, "write": 10.0, "pool": 10.0}
+    assert seen[1].extensions["timeout"] == {"connect": 2.5, "read": 2.5, "write": 2.5, "pool": 2.5}
 
 
 def test_post_carries_the_pending_post_id() -> None:
