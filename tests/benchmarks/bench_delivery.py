@@ -22,11 +22,14 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 from httpx_aiohttp import AiohttpTransport
 from jose import jwt
 from loopback import LoadResult, StandInMattermost, drive, free_port, post_request
+
+from hello_jwt.mattermost import MattermostClient
 
 HERE = Path(__file__).resolve().parent
 PROJECT_DIR = HERE.parent.parent
@@ -51,30 +54,49 @@ def main() -> None:
 # --- 1. transports ------------------------------------------------------------------------------
 
 
+TRANSPORTS = ("AsyncClient, default transport", "AsyncClient, httpx-aiohttp", "httpx-aiohttp directly (the app)")
+
+
 def bench_transports() -> None:
-    print("httpx transports, POST /api/v4/posts in a loop (stand-in Mattermost answering at once):")
+    print("httpx, POST /api/v4/posts in a loop (stand-in Mattermost answering at once):")
     with StandInMattermost() as mattermost:
         for concurrency in (16, 64):
-            for name in ("default (httpcore)", "httpx-aiohttp"):
+            for name in TRANSPORTS:
                 rate = asyncio.run(_post_loop(mattermost.url, name, concurrency, seconds=2.0))
-                print(f"  {name:<20} {concurrency:>3} concurrent: {rate:>6.0f} requests/s")
+                print(f"  {name:<34} {concurrency:>3} concurrent: {rate:>6.0f} requests/s")
 
 
-async def _post_loop(url: str, transport_name: str, concurrency: int, *, seconds: float) -> float:
+async def _post_loop(url: str, name: str, concurrency: int, *, seconds: float) -> float:
     limits = httpx.Limits(max_connections=concurrency)
-    transport = AiohttpTransport(limits=limits) if transport_name == "httpx-aiohttp" else None
     count = 0
-    async with httpx.AsyncClient(transport=transport, limits=limits) as client:
-        stop_at = time.monotonic() + seconds
+    stop_at = time.monotonic() + seconds
+    if name == TRANSPORTS[2]:
+        transport = AiohttpTransport(limits=limits)
+        client = MattermostClient(transport, site_url=url, token=BOT_TOKEN)
 
-        async def loop() -> None:
-            nonlocal count
-            while time.monotonic() < stop_at:
-                body = {"channel_id": "c" * 26, "message": "hi", "pending_post_id": f"{transport_name}{count}"}
-                response = await client.post(f"{url}/api/v4/posts", json=body, headers={"Authorization": "Bearer t"})
-                assert response.status_code == 201
-                count += 1
+        async def post() -> None:
+            await client.create_post("c" * 26, "hi", pending_post_id=f"direct{count}")
 
+        closing: Any = transport
+    else:
+        http = httpx.AsyncClient(
+            transport=AiohttpTransport(limits=limits) if "aiohttp" in name else None, limits=limits
+        )
+
+        async def post() -> None:
+            body = {"channel_id": "c" * 26, "message": "hi", "pending_post_id": f"{name}{count}"}
+            response = await http.post(f"{url}/api/v4/posts", json=body, headers={"Authorization": "Bearer t"})
+            assert response.status_code == 201
+
+        closing = http
+
+    async def loop() -> None:
+        nonlocal count
+        while time.monotonic() < stop_at:
+            await post()
+            count += 1
+
+    async with closing:
         started = time.monotonic()
         await asyncio.gather(*(loop() for _ in range(concurrency)))
         return count / (time.monotonic() - started)
