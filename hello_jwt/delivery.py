@@ -103,10 +103,6 @@ class DMDelivery:
         self.failed = 0
         self.undelivered = 0  # accepted, then cut by shutdown
 
-    @property
-    def waiting(self) -> int:
-        return self._queue.qsize() if self._queue is not None else 0
-
     async def start(self) -> None:
         self._queue = asyncio.Queue(self._queue_size)
         self._workers = [asyncio.create_task(self._work(), name=f"dm-worker-{n}") for n in range(self._concurrency)]
@@ -177,7 +173,8 @@ class DMDelivery:
             while True:
                 attempt += 1
                 try:
-                    # A hard bound whatever the transport does with its own timeouts.
+                    # A hard bound whatever the transport does with its own timeouts. (The
+                    # loop's clock is monotonic too; a test's fake clock only makes it longer.)
                     async with asyncio.timeout(max(0.0, until - self._clock())):
                         await self._attempt(client, dm, until)
                 except TimeoutError:
