@@ -361,6 +361,13 @@ def posts_by_pending_id(mattermost: FakeMattermost) -> dict[str, int]:
     return counts
 
 
+def wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return condition()
+
+
 def post_attempts(mattermost: FakeMattermost) -> list[Any]:
     return [request.body for request in mattermost.requests if request.path.endswith("/posts")]
 
@@ -398,10 +405,11 @@ def test_an_answer_lost_after_the_post_was_made_still_makes_one_post(live: LiveA
 
     live.plugin.run_command(live.app, live.user, "/hello-jwt send")
 
-    live.mattermost.wait_for_posts(1)
+    live.mattermost.wait_for_posts(1)  # made by the attempt whose answer was lost
+    assert wait_until(lambda: len(post_attempts(live.mattermost)) >= 2)  # the app retried...
     time.sleep(0.3)
-    assert len(post_attempts(live.mattermost)) == 2  # retried, and Mattermost de-duplicated it
-    assert len(live.mattermost.posts) == 1
+    assert len(post_attempts(live.mattermost)) == 2
+    assert len(live.mattermost.posts) == 1  # ...and Mattermost de-duplicated the retry
 
 
 @dataclass
@@ -440,9 +448,7 @@ def test_mattermost_down_send_still_answers_and_the_failure_is_logged(
         # The app keeps serving while the DM is being retried.
         assert httpx.post(f"{url}/ping", headers=auth_header(sign())).status_code == 200
         assert burst(url, [send_call(users, bot, bob)])[0]["type"] == "ok"
-        deadline = time.monotonic() + 10
-        while len(outcome_lines(caplog)) < 2 and time.monotonic() < deadline:
-            time.sleep(0.05)
+        wait_until(lambda: len(outcome_lines(caplog)) >= 2)
     lines = outcome_lines(caplog)
     assert len(lines) == 2
     assert all(line.startswith("DM failed: user=") and "status=None" in line for line in lines)
@@ -460,8 +466,10 @@ def test_500_concurrent_sends_make_500_dms_none_duplicated(live: LiveApp) -> Non
     answers = burst(live.url, calls)
 
     assert [answer["type"] for answer in answers] == ["ok"] * 500
-    live.mattermost.wait_for_posts(500, timeout=30)
+    # Each faulted attempt costs exactly one more: wait for all 510, then for any stray one.
+    assert wait_until(lambda: len(post_attempts(live.mattermost)) >= 510, timeout=30)
     time.sleep(0.3)
+    assert len(post_attempts(live.mattermost)) == 510
     assert len(live.mattermost.posts) == 500
     assert set(posts_by_pending_id(live.mattermost).values()) == {1}
     assert all(len(live.mattermost.dms_to(user.id)) == 10 for user in users)
