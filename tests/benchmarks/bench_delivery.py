@@ -7,7 +7,7 @@ the callers. Prints:
 2. /send with many keep-alive callers, with an instant Mattermost and with one at 200 ms: calls
    per second, p50, p99, DMs delivered vs calls answered ok, time from the last call to the last DM;
 3. /bindings with a valid JWT as a ratio to a bare ASGI app under the same uvicorn.
-Bounded: about a minute and a half in all.
+Bounded: about a minute in all.
 """
 
 from __future__ import annotations
