@@ -11,6 +11,8 @@ import uvicorn.config
 
 from hello_jwt.settings import Settings, SettingsError, load_settings
 
+RUNNING_CALLS_GRACE = 5  # seconds
+
 
 def install_instructions(settings: Settings) -> str:
     lines = [
@@ -62,6 +64,9 @@ def main() -> int:
         log_level=settings.log_level,
         log_config=log_config(settings.log_level),
         proxy_headers=False,
+        # On SIGTERM uvicorn stops taking calls and gives running ones this long (they take
+        # milliseconds); then the lifespan delivers the accepted DMs within SHUTDOWN_GRACE.
+        timeout_graceful_shutdown=RUNNING_CALLS_GRACE,
     )
     return 0
 

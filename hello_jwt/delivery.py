@@ -1,9 +1,11 @@
-"""DM delivery: a queue drained by a fixed number of workers, owned by the app's lifespan.
+"""DM delivery: a bounded queue drained by a fixed number of worker tasks, owned by the app's lifespan.
 
 ``/send`` hands a ``DirectMessage`` to ``DMDelivery.submit`` and answers at once. The workers
-post with bounded concurrency (so the HTTP client's pool never sees an unbounded queue), retry
+post with bounded concurrency (so the HTTP connection pool never sees an unbounded queue), retry
 what is worth retrying under one ``pending_post_id`` (so Mattermost turns retries into one
 post), and on shutdown deliver what was accepted within a grace period.
+
+Every DM ends in exactly one log line: delivered (INFO), failed or not delivered (WARNING).
 """
 
 from __future__ import annotations
@@ -25,6 +27,10 @@ logger = logging.getLogger(__name__)
 
 Sleep = Callable[[float], Awaitable[None]]
 
+# Mattermost forgets a pending_post_id after about 30 s (protocol §9.1): a retry later than that
+# could post twice, so no attempt may start after this many seconds from the first.
+DEDUP_WINDOW = 30.0
+
 
 @dataclass(frozen=True)
 class DirectMessage:
@@ -41,39 +47,61 @@ class DeliveryUnavailable(Exception):
     """The DM was not accepted: the queue is full or the app is shutting down."""
 
 
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How hard to try one DM: attempts, total time, backoff with full jitter, and the time one
+    request may take. An attempt is one call that failed, or the call that succeeded."""
+
+    max_attempts: int = 5
+    deadline: float = 25.0  # seconds from the first attempt; no attempt starts or runs past it
+    backoff_base: float = 0.25
+    backoff_cap: float = 5.0
+    request_timeout: float = 10.0
+
+    def __post_init__(self) -> None:
+        if self.max_attempts < 1:
+            raise ValueError(f"max_attempts must be at least 1, got {self.max_attempts}")
+        if not 0 < self.deadline < DEDUP_WINDOW:
+            raise ValueError(f"deadline must be above 0 and below Mattermost's {DEDUP_WINDOW:g} s de-dup window")
+        if self.backoff_base < 0 or self.backoff_cap < 0 or self.request_timeout <= 0:
+            raise ValueError("backoff_base and backoff_cap must be >= 0 and request_timeout > 0")
+
+    def delay(self, attempt: int, retry_after: float | None) -> float:
+        """Seconds to wait after failed attempt number ``attempt`` (1-based)."""
+        # Full jitter spreads the retries of many DMs; the server's Retry-After comes first.
+        jitter = random.uniform(0, min(self.backoff_cap, self.backoff_base * 2 ** (attempt - 1)))  # noqa: S311
+        return (retry_after or 0.0) + jitter
+
+
 class DMDelivery:
     def __init__(
         self,
-        http: httpx.AsyncClient,
+        transport: httpx.AsyncBaseTransport,
         *,
-        concurrency: int = 16,
-        queue_size: int = 10_000,
-        max_attempts: int = 5,
-        deadline: float = 25.0,
-        backoff_base: float = 0.25,
-        backoff_cap: float = 5.0,
+        concurrency: int = 64,
+        queue_size: int = 2_000,
+        policy: RetryPolicy | None = None,
         channel_cache_size: int = 10_000,
         sleep: Sleep = asyncio.sleep,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        if concurrency < 1 or queue_size < 1 or max_attempts < 1:
-            raise ValueError("concurrency, queue_size and max_attempts must be at least 1")
-        self._http = http
+        if concurrency < 1 or queue_size < 1 or channel_cache_size < 1:
+            raise ValueError("concurrency, queue_size and channel_cache_size must be at least 1")
+        self._transport = transport
         self._concurrency = concurrency
         self._queue_size = queue_size
-        self._max_attempts = max_attempts
-        # Retries stop before Mattermost's ~30 s de-duplication window closes.
-        self._deadline = deadline
-        self._backoff_base = backoff_base
-        self._backoff_cap = backoff_cap
+        self.policy = policy or RetryPolicy()
         self._sleep = sleep
+        self._clock = clock
+        # (site, bot, user) -> DM channel id, least recently used first.
         self._channels: OrderedDict[tuple[str, str, str], str] = OrderedDict()
         self._channel_cache_size = channel_cache_size
         self._queue: asyncio.Queue[DirectMessage] | None = None
         self._workers: list[asyncio.Task[None]] = []
         self._accepting = False
-        self._in_flight = 0
         self.delivered = 0
         self.failed = 0
+        self.undelivered = 0  # accepted, then cut by shutdown
 
     async def start(self) -> None:
         self._queue = asyncio.Queue(self._queue_size)
@@ -81,6 +109,7 @@ class DMDelivery:
         self._accepting = True
 
     def submit(self, dm: DirectMessage) -> None:
+        """Accept ``dm`` for delivery, or raise DeliveryUnavailable at once."""
         if not self._accepting or self._queue is None:
             raise DeliveryUnavailable("the app is shutting down")
         try:
@@ -89,99 +118,147 @@ class DMDelivery:
             raise DeliveryUnavailable("too many DMs waiting") from None
 
     async def stop(self, grace: float) -> int:
-        """Stop accepting, deliver what is queued within ``grace`` seconds; return how many were not."""
+        """Stop accepting, deliver what was accepted within ``grace`` seconds; return how many were not."""
         self._accepting = False
         if self._queue is None:
             return 0
+        queue = self._queue
         try:
-            await asyncio.wait_for(self._queue.join(), timeout=grace)
+            await asyncio.wait_for(queue.join(), timeout=grace)
         except TimeoutError:
             pass
-        undelivered = self._queue.qsize() + self._in_flight
+        # Whatever is still running is cut here; each cut DM logs its own line (see _deliver).
         for worker in self._workers:
             worker.cancel()
         await asyncio.gather(*self._workers, return_exceptions=True)
-        if undelivered:
-            logger.warning("shut down with %d accepted DM(s) not delivered within %.0f s", undelivered, grace)
+        while not queue.empty():
+            dm = queue.get_nowait()
+            self.undelivered += 1
+            _log_outcome(dm, "not delivered (never tried before shutdown)", 0, 0.0)
+        if self.undelivered:
+            logger.warning(
+                "shut down: %d accepted DM(s) not delivered within the %.1f s grace period (%d delivered, %d failed)",
+                self.undelivered,
+                grace,
+                self.delivered,
+                self.failed,
+            )
         else:
             logger.info(
-                "shut down: every accepted DM was delivered (%d delivered, %d failed)", self.delivered, self.failed
+                "shut down: every accepted DM was handled (%d delivered, %d failed)", self.delivered, self.failed
             )
-        return undelivered
+        return self.undelivered
 
     async def _work(self) -> None:
         assert self._queue is not None
         while True:
             dm = await self._queue.get()
-            self._in_flight += 1
             try:
                 await self._deliver(dm)
             except Exception:
                 self.failed += 1
-                logger.exception("DM to user %s failed on an unexpected error", dm.user_id)
+                logger.exception("DM not delivered: user=%s: unexpected error", dm.user_id)
             finally:
-                self._in_flight -= 1
                 self._queue.task_done()
 
     async def _deliver(self, dm: DirectMessage) -> None:
-        client = MattermostClient(self._http, site_url=dm.site_url, token=dm.bot_token)
-        started = time.monotonic()
+        client = MattermostClient(
+            self._transport, site_url=dm.site_url, token=dm.bot_token, timeout=self.policy.request_timeout
+        )
+        policy = self.policy
+        started = self._clock()
+        until = started + policy.deadline
         attempt = 0
-        while True:
-            attempt += 1
-            try:
-                channel_id = await self._channel_for(client, dm)
+        try:
+            while True:
+                attempt += 1
                 try:
-                    await client.create_post(channel_id, dm.message, pending_post_id=dm.pending_post_id)
-                except MattermostError as exc:
-                    if exc.channel_gone:
-                        self._forget_channel(dm)
-                    raise
-            except MattermostError as exc:
-                elapsed = time.monotonic() - started
-                delay = self._backoff(attempt, exc.retry_after)
-                if not exc.retryable or attempt >= self._max_attempts or elapsed + delay > self._deadline:
+                    # A hard bound whatever the transport does with its own timeouts. (The
+                    # loop's clock is monotonic too; a test's fake clock only makes it longer.)
+                    async with asyncio.timeout(max(0.0, until - self._clock())):
+                        await self._attempt(client, dm, until)
+                except TimeoutError:
                     self.failed += 1
-                    logger.warning(
-                        "DM to user %s failed after %d attempt(s) in %.3f s: %s (error id %s, request id %s)",
-                        dm.user_id,
-                        attempt,
-                        elapsed,
-                        exc.message,
-                        exc.error_id,
-                        exc.request_id,
-                    )
+                    _log_outcome(dm, "failed", attempt, self._clock() - started, _out_of_time())
                     return
-                logger.debug(
-                    "DM to user %s: attempt %d failed (%s); retrying in %.2f s", dm.user_id, attempt, exc.message, delay
-                )
-                await self._sleep(delay)
-                continue
-            self.delivered += 1
-            logger.info(
-                "DM delivered to user %s after %d attempt(s) in %.3f s",
-                dm.user_id,
-                attempt,
-                time.monotonic() - started,
-            )
-            return
+                except MattermostError as exc:
+                    elapsed = self._clock() - started
+                    delay = policy.delay(attempt, exc.retry_after)
+                    if not exc.retryable or attempt >= policy.max_attempts or elapsed + delay >= policy.deadline:
+                        self.failed += 1
+                        _log_outcome(dm, "failed", attempt, elapsed, exc)
+                        return
+                    logger.debug("DM to user %s: attempt %d: %s; retry in %.2f s", dm.user_id, attempt, exc, delay)
+                    await self._sleep(delay)
+                    continue
+                self.delivered += 1
+                _log_outcome(dm, "delivered", attempt, self._clock() - started)
+                return
+        except asyncio.CancelledError:
+            self.undelivered += 1
+            outcome = "not delivered (cut by shutdown; the last attempt may have landed)"
+            _log_outcome(dm, outcome, attempt, self._clock() - started)
+            raise
 
-    async def _channel_for(self, client: MattermostClient, dm: DirectMessage) -> str:
+    async def _attempt(self, client: MattermostClient, dm: DirectMessage, until: float) -> None:
+        """One round trip when the DM channel is known, two when it is not; none runs past ``until``."""
         key = (dm.site_url, dm.bot_user_id, dm.user_id)
         channel_id = self._channels.get(key)
+        remembered = channel_id is not None
         if channel_id is None:
-            channel_id = await client.create_direct_channel(dm.bot_user_id, dm.user_id)
-            self._channels[key] = channel_id
-            if len(self._channels) > self._channel_cache_size:
-                self._channels.popitem(last=False)
-        return channel_id
+            channel_id = await client.create_direct_channel(dm.bot_user_id, dm.user_id, timeout=self._left(until))
+            self._remember(key, channel_id)
+        else:
+            self._channels.move_to_end(key)
+        try:
+            await client.create_post(
+                channel_id, dm.message, pending_post_id=dm.pending_post_id, timeout=self._left(until)
+            )
+        except MattermostError as exc:
+            if not exc.channel_gone:
+                raise
+            self._channels.pop(key, None)
+            if not remembered:
+                raise
+            # The remembered channel is gone or forbidden: look it up afresh, once, now.
+            channel_id = await client.create_direct_channel(dm.bot_user_id, dm.user_id, timeout=self._left(until))
+            self._remember(key, channel_id)
+            await client.create_post(
+                channel_id, dm.message, pending_post_id=dm.pending_post_id, timeout=self._left(until)
+            )
 
-    def _forget_channel(self, dm: DirectMessage) -> None:
-        self._channels.pop((dm.site_url, dm.bot_user_id, dm.user_id), None)
+    def _left(self, until: float) -> float:
+        """The timeout of the next request: the policy's, cut to what is left of the deadline."""
+        left = until - self._clock()
+        if left <= 0:
+            raise _out_of_time()
+        return min(self.policy.request_timeout, left)
 
-    def _backoff(self, attempt: int, retry_after: float | None) -> float:
-        # Full jitter spreads retries of many DMs; the server's own Retry-After is a floor.
-        delay = random.uniform(  # noqa: S311 (jitter, not a secret)
-            0, min(self._backoff_cap, self._backoff_base * 2 ** (attempt - 1))
-        )
-        return max(delay, retry_after or 0.0)
+    def _remember(self, key: tuple[str, str, str], channel_id: str) -> None:
+        self._channels[key] = channel_id
+        if len(self._channels) > self._channel_cache_size:
+            self._channels.popitem(last=False)
+
+
+def _out_of_time() -> MattermostError:
+    return MattermostError("no answer within the retry deadline")
+
+
+def _log_outcome(
+    dm: DirectMessage, outcome: str, attempts: int, seconds: float, error: MattermostError | None = None
+) -> None:
+    """The one line per DM. Never the token: the DM's repr hides it, and errors carry none."""
+    if error is None and outcome == "delivered":
+        logger.info("DM delivered: user=%s attempts=%d seconds=%.3f", dm.user_id, attempts, seconds)
+        return
+    logger.warning(
+        "DM %s: user=%s attempts=%d seconds=%.3f status=%s error_id=%s request_id=%s error=%s",
+        outcome,
+        dm.user_id,
+        attempts,
+        seconds,
+        error.status_code if error else None,
+        error.error_id if error else None,
+        error.request_id if error else None,
+        error.message if error else None,
+    )

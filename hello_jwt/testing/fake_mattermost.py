@@ -19,7 +19,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from hello_jwt.testing.server import serve
 from hello_jwt.testing.users import User, new_id
@@ -37,6 +37,7 @@ class Fault:
     path: str = ""
     retry_after: float | None = None
     drop: bool = False  # close the connection without an answer
+    lose_answer: bool = False  # do the work (e.g. create the post), then drop the connection unanswered
 
 
 @dataclass
@@ -145,6 +146,11 @@ class FakeMattermost:
                     # Promise a body, then fail: uvicorn closes the connection mid-answer.
                     await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"64")]})
                     raise ConnectionAbortedError("fault injected: dropped connection")
+                if fault is not None and fault.lose_answer:
+                    scope.setdefault("state", {})["fault"] = None
+                    await routes(scope, receive, _discard)
+                    await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"64")]})
+                    raise ConnectionAbortedError("fault injected: answer lost")
                 scope.setdefault("state", {})["fault"] = fault
                 send = self._status_recorder(scope, send)
             await routes(scope, receive, send)
@@ -267,6 +273,10 @@ class FakeMattermost:
                 fault.count -= 1
                 return fault
         return None
+
+
+async def _discard(message: Message) -> None:
+    pass
 
 
 def app_error(status: int, error_id: str, message: str, headers: dict[str, str] | None = None) -> Response:
