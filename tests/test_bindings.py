@@ -182,6 +182,11 @@ SUBMITTED: list[tuple[str, dict[str, Any] | None, str]] = [
     ("format-like text kept as is", {"message": "%s {0} %(x)d {}"}, "JWT check ok\n\n%s {0} %(x)d {}"),
     ("emoji with joiners", {"message": "👩\u200d💻 ok"}, "JWT check ok\n\n👩\u200d💻 ok"),
     ("at the limit", {"message": "x" * MESSAGE_MAX_LENGTH}, "JWT check ok\n\n" + "x" * MESSAGE_MAX_LENGTH),
+    (
+        "decomposed accents count once",
+        {"message": "e\u0301" * MESSAGE_MAX_LENGTH},
+        "JWT check ok\n\n" + "\u00e9" * MESSAGE_MAX_LENGTH,
+    ),
 ]
 
 

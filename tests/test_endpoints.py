@@ -176,12 +176,20 @@ BAD_SEND_BODIES: list[tuple[str, bytes | dict[str, Any], str]] = [
     ("not utf-8", b"\xff\xfe\x00", "not JSON"),
     ("json array", b"[1, 2]", "not a JSON object"),
     ("json string", b'"hello"', "not a JSON object"),
+    ("json nested too deep", b"[" * 100_000 + b"]" * 100_000, "not JSON"),
     ("no context", {"path": "/send"}, "no context"),
     ("context not an object", {"context": "x"}, "no context"),
     ("no site url", send_body(mattermost_site_url=None), "mattermost_site_url is missing"),
     ("site url not http", send_body(mattermost_site_url="ftp://mm"), "not an http(s) URL"),
+    ("site url unclosed ipv6", send_body(mattermost_site_url="http://[::1"), "not a valid URL"),
+    ("site url port out of range", send_body(mattermost_site_url="http://mm:99999"), "not a valid URL"),
+    ("site url with credentials", send_body(mattermost_site_url="http://u:p@mm"), "plain site URL"),
+    ("site url with a space", send_body(mattermost_site_url="http://mm/a b"), "plain site URL"),
+    ("site url with a query", send_body(mattermost_site_url="http://mm/?x=1"), "plain site URL"),
     ("no bot token", send_body(bot_access_token=None), "bot_access_token is missing"),
     ("empty bot token", send_body(bot_access_token=""), "bot_access_token is missing"),
+    ("bot token with a line break", send_body(bot_access_token="abc\r\nX-Evil: 1"), "bot_access_token is not a token"),
+    ("bot token not ascii", send_body(bot_access_token="tøken"), "bot_access_token is not a token"),
     ("no bot user id", send_body(bot_user_id=None), "bot_user_id is missing"),
     ("bad bot user id", send_body(bot_user_id="bot"), "not a Mattermost id"),
     ("acting user without id", send_body(acting_user={"username": "x"}), "acting_user has no id"),
@@ -200,6 +208,26 @@ def test_send_refuses_bad_input_with_a_clear_400_and_no_dm(
     assert response.status_code == 400
     assert response.json()["type"] == "error"
     assert reason in response.json()["text"]
+    assert mattermost.requests == []
+
+
+def test_send_refuses_an_over_large_body_unread_with_413(app_client: TestClient, mattermost: Recorder) -> None:
+    body = {**send_body(), "values": {"padding": "x" * (300 * 1024)}}
+
+    response = app_client.post("/send", json=body, headers=user_token())
+
+    assert response.status_code == 413
+    assert response.json()["type"] == "error"
+    assert "over 256 KiB" in response.json()["text"]
+    assert mattermost.requests == []
+
+
+def test_send_stops_reading_a_chunked_body_past_the_limit(app_client: TestClient, mattermost: Recorder) -> None:
+    chunks = iter([b'{"padding": "', *[b"x" * 65536] * 8, b'"}'])  # no Content-Length: sent chunked
+
+    response = app_client.post("/send", content=chunks, headers={**user_token(), "Content-Type": "application/json"})
+
+    assert response.status_code == 413
     assert mattermost.requests == []
 
 
@@ -242,6 +270,8 @@ BAD_MESSAGES: list[tuple[str, Any, str]] = [
     ("a C1 control", "hi\x85", "without control characters"),
     ("a line separator", "hi\u2028there", "without control characters"),
     ("a lone surrogate", "hi\ud800", "without control characters"),
+    ("a right-to-left override", "hi \u202egnp.exe", "without control characters"),
+    ("a bidi isolate", "hi \u2066there", "without control characters"),
 ]
 
 
