@@ -28,7 +28,7 @@ from jose import jwk
 from jose.backends.base import Key
 from jose.exceptions import JOSEError
 from jose.utils import base64url_decode
-from starlette.authentication import AuthCredentials, BaseUser
+from starlette.authentication import AuthCredentials, BaseUser, UnauthenticatedUser
 from starlette.requests import HTTPConnection
 from starlette.responses import PlainTextResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -188,7 +188,14 @@ class JWTAuthMiddleware:
         self._clock = clock
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] not in ("http", "websocket") or self._is_public(scope):
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        if self._is_public(scope):
+            # As Starlette's own AuthenticationMiddleware does for an anonymous caller, so that
+            # request.user, request.auth and @requires work on public routes too.
+            scope.setdefault("user", UnauthenticatedUser())
+            scope.setdefault("auth", AuthCredentials())
             await self.app(scope, receive, send)
             return
 

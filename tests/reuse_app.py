@@ -34,8 +34,14 @@ async def deploy_log(websocket: WebSocket) -> None:
     await websocket.close()
 
 
-async def healthz(request: Request) -> PlainTextResponse:
-    return PlainTextResponse("ok")
+async def healthz(request: Request) -> JSONResponse:
+    # Public, yet request.user and request.auth are there, as for any anonymous caller.
+    return JSONResponse({"ok": True, "signed_in": request.user.is_authenticated, "scopes": request.auth.scopes})
+
+
+@requires("authenticated")
+async def status(request: Request) -> PlainTextResponse:
+    return PlainTextResponse(f"deploys by {request.auth.key_name}")
 
 
 def create_deploy_hooks(ci_secrets: Mapping[str, str]) -> Starlette:
@@ -44,13 +50,14 @@ def create_deploy_hooks(ci_secrets: Mapping[str, str]) -> Starlette:
         Route("/hooks/deploy", deploy, methods=["POST"]),
         WebSocketRoute("/hooks/log", deploy_log),
         Route("/healthz", healthz),
+        Route("/status", status),
     ]
     middleware = [
         Middleware(
             JWTAuthMiddleware,
             keys=ci_secrets,
             header=TOKEN_HEADER,
-            public_paths=["/healthz"],
+            public_paths=["/healthz", "/status"],
             required_claims=["sub"],
             identity_claim="sub",
             leeway=5,

@@ -69,11 +69,18 @@ def test_a_token_without_sub_or_from_an_unknown_ci_is_refused(client: TestClient
         assert response.status_code == 401
 
 
-def test_the_health_check_is_public(client: TestClient) -> None:
+def test_the_health_check_is_public_and_sees_an_anonymous_user(client: TestClient) -> None:
     response = client.get("/healthz")
 
     assert response.status_code == 200
-    assert response.text == "ok"
+    assert response.json() == {"ok": True, "signed_in": False, "scopes": []}
+
+
+def test_requires_on_a_public_path_refuses_with_403_not_a_crash(client: TestClient) -> None:
+    # The middleware lets /status through untouched; @requires then says no, as Starlette would.
+    response = client.get("/status", headers=deploy_token("jenkins"))
+
+    assert response.status_code == 403
 
 
 def test_its_websocket_needs_a_token_too(client: TestClient) -> None:
