@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import os
 import secrets
 from collections.abc import Mapping
@@ -48,7 +49,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     env = os.environ if environ is None else environ
     port = _int(env, "APP_PORT", 8084, minimum=1, maximum=65535)
     root_url = env.get("APP_ROOT_URL", f"http://localhost:{port}").rstrip("/")
-    _check_url(root_url, "APP_ROOT_URL")
+    _check_root_url(root_url)
     data_dir = Path(env.get("APP_DATA_DIR", str(PROJECT_DIR / ".data")))
     secret, source = _load_secret(env, data_dir)
     log_level = env.get("LOG_LEVEL", "info").lower()
@@ -66,7 +67,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         delivery_concurrency=_int(env, "DM_CONCURRENCY", 64, minimum=1, maximum=1024),
         delivery_queue_size=_int(env, "DM_QUEUE_SIZE", 2_000, minimum=1, maximum=1_000_000),
         delivery_max_attempts=_int(env, "DM_MAX_ATTEMPTS", 5, minimum=1, maximum=20),
-        shutdown_grace=float(_int(env, "SHUTDOWN_GRACE", 20, minimum=0, maximum=3600)),
+        shutdown_grace=_seconds(env, "SHUTDOWN_GRACE", 20.0, maximum=3600.0),
     )
 
 
@@ -77,20 +78,31 @@ def _load_secret(env: Mapping[str, str], data_dir: Path) -> tuple[str, str]:
             raise SettingsError("APP_SECRET is set but empty: a JWT secret must never be empty")
         return secret, "APP_SECRET"
     if "APP_SECRET_FILE" in env:
+        if not env["APP_SECRET_FILE"].strip():
+            raise SettingsError("APP_SECRET_FILE is set but empty: give the path of a file holding the JWT secret")
         path = Path(env["APP_SECRET_FILE"])
         try:
             secret = path.read_text(encoding="utf-8").strip()
+        except IsADirectoryError:
+            raise SettingsError(f"APP_SECRET_FILE {str(path)!r} is a directory, not a file") from None
         except OSError as exc:
             raise SettingsError(f"APP_SECRET_FILE {str(path)!r} cannot be read: {exc.strerror}") from None
         if not secret:
             raise SettingsError(f"APP_SECRET_FILE {str(path)!r} is empty: a JWT secret must never be empty")
         return secret, "APP_SECRET_FILE"
-    return _generated_secret(data_dir), "generated"
+    try:
+        return _generated_secret(data_dir), "generated"
+    except OSError as exc:
+        raise SettingsError(
+            f"APP_DATA_DIR {str(data_dir)!r} cannot hold the generated secret: {exc.strerror or exc}"
+        ) from None
 
 
 def _generated_secret(data_dir: Path) -> str:
     """Read the local secret, creating it (0600) on first start; safe when workers race."""
     path = data_dir / SECRET_FILE_NAME
+    if data_dir.exists() and not data_dir.is_dir():
+        raise SettingsError(f"APP_DATA_DIR {str(data_dir)!r} is not a directory")
     if not path.exists():
         data_dir.mkdir(parents=True, exist_ok=True)
         draft = data_dir / f".{SECRET_FILE_NAME}.{os.getpid()}"
@@ -123,7 +135,33 @@ def _int(env: Mapping[str, str], name: str, default: int, *, minimum: int, maxim
     return value
 
 
-def _check_url(url: str, name: str) -> None:
+def _seconds(env: Mapping[str, str], name: str, default: float, *, maximum: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a number of seconds, got {raw!r}") from None
+    if not (math.isfinite(value) and 0 <= value <= maximum):
+        raise SettingsError(f"{name} must be from 0 to {maximum:g} seconds, got {raw!r}")
+    return value
+
+
+def _check_root_url(url: str) -> None:
+    """The manifest URL is `<url>/manifest.json`, so the URL may carry a path prefix but nothing after it."""
+    if any(char.isspace() or not char.isprintable() for char in url):
+        raise SettingsError(f"APP_ROOT_URL must not contain spaces or control characters, got {url!r}")
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise SettingsError(f"{name} must be an http(s) URL with a host, got {url!r}")
+        raise SettingsError(f"APP_ROOT_URL must be an http(s) URL with a host, got {url!r}")
+    if "@" in parts.netloc:  # the URL is not echoed: it would show the password
+        raise SettingsError("APP_ROOT_URL must not contain user:password@ credentials")
+    try:
+        port_ok = parts.port != 0  # None (no port) is fine
+    except ValueError:  # not a number, or above 65535
+        port_ok = False
+    if not port_ok:
+        raise SettingsError(f"APP_ROOT_URL has an invalid port (must be 1 to 65535), got {url!r}")
+    if "?" in url or "#" in url:
+        raise SettingsError(f"APP_ROOT_URL must not have a query or fragment, got {url!r}")
