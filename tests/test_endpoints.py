@@ -70,12 +70,16 @@ def app_client(settings: Settings, mattermost: Recorder) -> Iterator[TestClient]
         yield test_client
 
 
+PROTECTED_ROUTES = ["/ping", "/bindings", "/send", "/nowhere"]
+
+
+@pytest.mark.parametrize("path", PROTECTED_ROUTES)
 @pytest.mark.parametrize(("case", "headers"), REJECTED, ids=[case for case, _ in REJECTED])
 def test_every_bad_token_is_refused_before_any_endpoint_runs(
-    app_client: TestClient, mattermost: Recorder, case: str, headers: list[tuple[str, str]]
+    app_client: TestClient, mattermost: Recorder, case: str, headers: list[tuple[str, str]], path: str
 ) -> None:
     raw_headers = [(name.encode(), value.encode("latin-1")) for name, value in headers]
-    response = app_client.post("/send", json=send_body(), headers=raw_headers)
+    response = app_client.post(path, json=send_body(), headers=raw_headers)
 
     assert response.status_code == 401
     assert response.headers["www-authenticate"].startswith("Bearer")
