@@ -368,9 +368,7 @@ def _is_time(value: object) -> TypeGuard[int | float]:
 
 
 def _check_algorithms(algorithms: Iterable[str]) -> frozenset[str]:
-    if isinstance(algorithms, str) or not isinstance(algorithms, Iterable):
-        raise ValueError(f"algorithms must be a collection such as ('HS256',), got {algorithms!r}")
-    chosen = list(algorithms)
+    chosen = _collection(algorithms, "algorithms", "such as ('HS256',)")
     if not chosen:
         raise ValueError("algorithms must name at least one algorithm")
     unsupported = [algorithm for algorithm in chosen if algorithm not in SYMMETRIC_ALGORITHMS]
@@ -401,6 +399,13 @@ def _verifying_keys(keys: object, algorithms: frozenset[str]) -> _VerifyingKeys:
     return ring
 
 
+def _collection(value: object, argument: str, what: str) -> list[Any]:
+    """The entries of a collection argument; a lone string is refused rather than read as its characters."""
+    if isinstance(value, str) or not isinstance(value, Iterable):
+        raise ValueError(f"{argument} must be a collection {what}, got {value!r}")
+    return list(value)
+
+
 def _check_http_token(value: object, argument: str, meaning: str) -> str:
     if not isinstance(value, str) or not _HTTP_TOKEN.fullmatch(value):
         raise ValueError(f"{argument} must be {meaning}, got {value!r}")
@@ -415,9 +420,7 @@ def _check_whole_number(value: object, argument: str, low: int, high: int | None
 
 
 def _check_claim_names(required_claims: Iterable[str]) -> tuple[str, ...]:
-    if isinstance(required_claims, str) or not isinstance(required_claims, Iterable):
-        raise ValueError(f"required_claims must be a collection of claim names, got {required_claims!r}")
-    names = list(required_claims)
+    names = _collection(required_claims, "required_claims", "of claim names")
     for name in names:
         if not isinstance(name, str) or not name:
             raise ValueError(f"required_claims entries must be non-empty strings, got {name!r}")
@@ -425,9 +428,7 @@ def _check_claim_names(required_claims: Iterable[str]) -> tuple[str, ...]:
 
 
 def _check_paths(paths: Iterable[str], argument: str) -> list[str]:
-    if isinstance(paths, str) or not isinstance(paths, Iterable):
-        raise ValueError(f"{argument} must be a collection of paths, got {paths!r}")
-    checked = list(paths)
+    checked = _collection(paths, argument, "of paths")
     for path in checked:
         if not isinstance(path, str) or not path.startswith("/"):
             raise ValueError(f"{argument} entries must start with '/', got {path!r}")

@@ -56,7 +56,6 @@ class SendCall:
     bot_user_id: str
     bot_token: str = field(repr=False)
     user_id: str
-    values: dict[str, Any]
     message: str | None = None
 
 
@@ -125,7 +124,6 @@ def send_call(body: dict[str, Any], token_user_id: str | None) -> SendCall:
         bot_user_id=bot_user_id,
         bot_token=bot_token,
         user_id=_mattermost_id(token_user_id, "the acting user id"),
-        values=values,
         message=_message(values.get(MESSAGE_FIELD)),
     )
 

@@ -45,29 +45,30 @@ class Settings:
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
-    """Build Settings from the environment, creating the local secret file on first start."""
+    """Build Settings from the environment, creating the local secret file on first start. An
+    unset variable takes the field's default, so each default is written once, in Settings."""
     env = os.environ if environ is None else environ
-    port = _int(env, "APP_PORT", 8084, minimum=1, maximum=65535)
+    port = _int(env, "APP_PORT", Settings.port, minimum=1, maximum=65535)
     root_url = env.get("APP_ROOT_URL", f"http://localhost:{port}").rstrip("/")
     _check_root_url(root_url)
-    data_dir = Path(env.get("APP_DATA_DIR", str(PROJECT_DIR / ".data")))
+    data_dir = Path(env.get("APP_DATA_DIR", Settings.data_dir))
     secret, source = _load_secret(env, data_dir)
-    log_level = env.get("LOG_LEVEL", "info").lower()
+    log_level = env.get("LOG_LEVEL", Settings.log_level).lower()
     if log_level not in ("critical", "error", "warning", "info", "debug"):
         raise SettingsError(f"LOG_LEVEL must be one of critical, error, warning, info, debug; got {log_level!r}")
     return Settings(
         secret=secret,
         secret_source=source,
-        host=env.get("APP_HOST", "127.0.0.1"),
+        host=env.get("APP_HOST", Settings.host),
         port=port,
         root_url=root_url,
         log_level=log_level,
-        workers=_int(env, "APP_WORKERS", 1, minimum=1, maximum=64),
+        workers=_int(env, "APP_WORKERS", Settings.workers, minimum=1, maximum=64),
         data_dir=data_dir,
-        delivery_concurrency=_int(env, "DM_CONCURRENCY", 64, minimum=1, maximum=1024),
-        delivery_queue_size=_int(env, "DM_QUEUE_SIZE", 2_000, minimum=1, maximum=1_000_000),
-        delivery_max_attempts=_int(env, "DM_MAX_ATTEMPTS", 5, minimum=1, maximum=20),
-        shutdown_grace=_seconds(env, "SHUTDOWN_GRACE", 20.0, maximum=3600.0),
+        delivery_concurrency=_int(env, "DM_CONCURRENCY", Settings.delivery_concurrency, minimum=1, maximum=1024),
+        delivery_queue_size=_int(env, "DM_QUEUE_SIZE", Settings.delivery_queue_size, minimum=1, maximum=1_000_000),
+        delivery_max_attempts=_int(env, "DM_MAX_ATTEMPTS", Settings.delivery_max_attempts, minimum=1, maximum=20),
+        shutdown_grace=_seconds(env, "SHUTDOWN_GRACE", Settings.shutdown_grace, maximum=3600.0),
     )
 
 

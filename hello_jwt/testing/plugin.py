@@ -32,7 +32,7 @@ from hello_jwt.testing.profiles import PROFILES, V1_2_2, PluginProfile
 from hello_jwt.testing.responses import CallResult, decode_problem, error_result, transport_failure, upstream_result
 from hello_jwt.testing.upstream import HTTPUpstream, TooLarge, join_url
 from hello_jwt.testing.users import User
-from hello_jwt.testing.wire import go_json, sign_token
+from hello_jwt.testing.wire import go_json
 
 CALL_TIMEOUT = 30.0  # config.RequestTimeout
 
@@ -335,10 +335,6 @@ class AppsPlugin:
         return paths
 
     # --- the wire ---------------------------------------------------------------------------
-
-    def sign(self, app: InstalledApp, acting_user: User | None) -> str:
-        """A token as the plugin signs it (protocol §3)."""
-        return sign_token(app.secret, now=self.clock(), acting_user_id=acting_user.id if acting_user else "")
 
     def _invoke(
         self,
