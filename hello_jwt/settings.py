@@ -11,7 +11,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
+PACKAGE_DIR = Path(__file__).resolve().parent
+# In a checkout (make run) manifest.json and static/ sit beside the package and the data beside
+# them; an installed wheel carries the two inside the package (pyproject.toml, force-include)
+# and keeps its data in the working directory.
+IN_CHECKOUT = (PACKAGE_DIR.parent / "manifest.json").is_file()
+RESOURCE_DIR = PACKAGE_DIR.parent if IN_CHECKOUT else PACKAGE_DIR
+DEFAULT_DATA_DIR = PACKAGE_DIR.parent / ".data" if IN_CHECKOUT else Path(".data")
 SECRET_FILE_NAME = "secret"  # noqa: S105 (a file name)
 
 
@@ -29,9 +35,9 @@ class Settings:
     root_url: str = "http://localhost:8084"
     log_level: str = "info"
     workers: int = 1
-    data_dir: Path = PROJECT_DIR / ".data"
-    manifest_path: Path = PROJECT_DIR / "manifest.json"
-    static_dir: Path = PROJECT_DIR / "static"
+    data_dir: Path = DEFAULT_DATA_DIR
+    manifest_path: Path = RESOURCE_DIR / "manifest.json"
+    static_dir: Path = RESOURCE_DIR / "static"
     # DM delivery (hello_jwt.delivery).
     delivery_concurrency: int = 64  # by measurement: README "Benchmarks"
     delivery_queue_size: int = 2_000  # a full queue drains within SHUTDOWN_GRACE even at 200 ms per post
