@@ -18,6 +18,7 @@ import uuid
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import NoReturn
 
 import httpx
 
@@ -30,6 +31,7 @@ Sleep = Callable[[float], Awaitable[None]]
 # Mattermost forgets a pending_post_id after about 30 s (protocol §9.1): a retry later than that
 # could post twice, so no attempt may start after this many seconds from the first.
 DEDUP_WINDOW = 30.0
+REFUSAL_LOG_INTERVAL = 5.0  # seconds between two "DMs refused" lines
 
 
 @dataclass(frozen=True)
@@ -102,6 +104,9 @@ class DMDelivery:
         self.delivered = 0
         self.failed = 0
         self.undelivered = 0  # accepted, then cut by shutdown
+        self.refused = 0  # never accepted: queue full or shutting down
+        self._refused_logged = 0
+        self._next_refusal_line = float("-inf")
 
     async def start(self) -> None:
         self._queue = asyncio.Queue(self._queue_size)
@@ -111,11 +116,22 @@ class DMDelivery:
     def submit(self, dm: DirectMessage) -> None:
         """Accept ``dm`` for delivery, or raise DeliveryUnavailable at once."""
         if not self._accepting or self._queue is None:
-            raise DeliveryUnavailable("the app is shutting down")
+            self._refuse("the app is shutting down")
         try:
             self._queue.put_nowait(dm)
         except asyncio.QueueFull:
-            raise DeliveryUnavailable("too many DMs waiting") from None
+            self._refuse("too many DMs waiting")
+
+    def _refuse(self, reason: str) -> NoReturn:
+        # Under overload a line per refusal would be thousands a second: one line per interval
+        # says how many were refused since the last one.
+        self.refused += 1
+        now = self._clock()
+        if now >= self._next_refusal_line:
+            logger.warning("DMs refused: %d since the last such line (%s)", self.refused - self._refused_logged, reason)
+            self._refused_logged = self.refused
+            self._next_refusal_line = now + REFUSAL_LOG_INTERVAL
+        raise DeliveryUnavailable(reason)
 
     async def stop(self, grace: float) -> int:
         """Stop accepting, deliver what was accepted within ``grace`` seconds; return how many were not."""

@@ -24,7 +24,7 @@ import pytest
 from conftest import SECRET, LiveApp, auth_header, sign
 
 from hello_jwt.app import create_app
-from hello_jwt.delivery import DeliveryUnavailable, DirectMessage, DMDelivery, RetryPolicy
+from hello_jwt.delivery import REFUSAL_LOG_INTERVAL, DeliveryUnavailable, DirectMessage, DMDelivery, RetryPolicy
 from hello_jwt.settings import Settings
 from hello_jwt.testing import FakeMattermost, Fault, User, serve
 
@@ -294,6 +294,33 @@ def test_a_full_queue_refuses_the_dm() -> None:
             assert delivery.delivered == 2
 
     asyncio.run(run())
+
+
+def test_refusals_are_counted_and_logged_once_per_interval(caplog: pytest.LogCaptureFixture) -> None:
+    now = [100.0]
+
+    async def run() -> None:
+        async with httpx.MockTransport(ScriptedMattermost().handler) as transport:
+            delivery = DMDelivery(transport, concurrency=1, queue_size=1, clock=lambda: now[0])
+            await delivery.start()
+            delivery.submit(dm())  # fills the queue: the worker cannot run before the next await
+            for _ in range(50):
+                with pytest.raises(DeliveryUnavailable):
+                    delivery.submit(dm())
+            now[0] += REFUSAL_LOG_INTERVAL
+            with pytest.raises(DeliveryUnavailable):
+                delivery.submit(dm())
+            assert delivery.refused == 51
+            await delivery.stop(grace=5)
+
+    with caplog.at_level(logging.WARNING, logger="hello_jwt.delivery"):
+        asyncio.run(run())
+
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("DMs refused")]
+    assert lines == [
+        "DMs refused: 1 since the last such line (too many DMs waiting)",
+        "DMs refused: 50 since the last such line (too many DMs waiting)",
+    ]
 
 
 def test_retries_cut_by_shutdown_are_counted_and_logged(caplog: pytest.LogCaptureFixture) -> None:
