@@ -113,14 +113,19 @@ class DMDelivery:
         self._workers = [asyncio.create_task(self._work(), name=f"dm-worker-{n}") for n in range(self._concurrency)]
         self._accepting = True
 
-    def submit(self, dm: DirectMessage) -> None:
-        """Accept ``dm`` for delivery, or raise DeliveryUnavailable at once."""
+    def ensure_room(self) -> None:
+        """Raise DeliveryUnavailable at once if a DM would be refused now, so that a caller under
+        overload can refuse before doing any work for the DM."""
         if not self._accepting or self._queue is None:
             self._refuse("the app is shutting down")
-        try:
-            self._queue.put_nowait(dm)
-        except asyncio.QueueFull:
+        if self._queue.full():
             self._refuse("too many DMs waiting")
+
+    def submit(self, dm: DirectMessage) -> None:
+        """Accept ``dm`` for delivery, or raise DeliveryUnavailable at once."""
+        self.ensure_room()
+        assert self._queue is not None
+        self._queue.put_nowait(dm)  # cannot fail: there was room, and nothing awaited since
 
     def _refuse(self, reason: str) -> NoReturn:
         # Under overload a line per refusal would be thousands a second: one line per interval

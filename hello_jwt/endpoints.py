@@ -41,28 +41,31 @@ async def get_bindings(request: Request) -> Response:
 
 
 async def send(request: Request) -> Response:
+    delivery = request.app.state.delivery
     try:
+        # Refuse before reading the call when the DM could not be taken anyway: under overload
+        # a refusal must cost as little as possible.
+        delivery.ensure_room()
         call = send_call(await read_call(request), request.user.identity or None)
+        delivery.submit(
+            DirectMessage(
+                site_url=call.site_url,
+                bot_user_id=call.bot_user_id,
+                bot_token=call.bot_token,
+                user_id=call.user_id,
+                message=dm_text(call.message),
+            )
+        )
+    except DeliveryUnavailable as exc:
+        # Logged by the delivery, one line per interval. 200 with type "error": the plugin
+        # shows the text to the user as is.
+        return error(f"Sorry, the app is busy ({exc}); please try again in a moment.")
     except BadValue as exc:
         logger.info("refused %s: %s", request.url.path, exc)
         return error(str(exc), exc.status_code, field_errors={exc.field: str(exc)})
     except BadCall as exc:
         logger.info("refused %s: %s", request.url.path, exc)
         return error(str(exc), exc.status_code)
-
-    dm = DirectMessage(
-        site_url=call.site_url,
-        bot_user_id=call.bot_user_id,
-        bot_token=call.bot_token,
-        user_id=call.user_id,
-        message=dm_text(call.message),
-    )
-    try:
-        request.app.state.delivery.submit(dm)
-    except DeliveryUnavailable as exc:
-        # Logged by the delivery, one line per interval. 200 with type "error": the plugin
-        # shows the text to the user as is.
-        return error(f"Sorry, the app is busy ({exc}); please try again in a moment.")
     return JSONResponse({"type": "ok", "text": "JWT check ok. The bot will send you a DM in a moment."})
 
 

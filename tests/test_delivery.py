@@ -502,6 +502,32 @@ def test_500_concurrent_sends_make_500_dms_none_duplicated(live: LiveApp) -> Non
     assert all(len(live.mattermost.dms_to(user.id)) == 10 for user in users)
 
 
+def test_a_full_queue_answers_busy_at_once_and_loses_nothing_it_accepted(settings: Settings) -> None:
+    with (
+        FakeMattermost() as mattermost,
+        serve(
+            app_for_url=lambda url: create_app(replace(settings, delivery_concurrency=1, delivery_queue_size=2))
+        ) as url,
+    ):
+        bot, alice = mattermost.add_user("hello-jwt", is_bot=True), mattermost.add_user("alice")
+        mattermost.posts_gate.clear()  # Mattermost holds every post: the one worker stays busy
+        call = send_call(mattermost, bot, alice)
+
+        [first] = burst(url, [call])
+        assert wait_until(lambda: len(post_attempts(mattermost)) == 1)  # the worker took it
+        queued = burst(url, [call, call])  # the queue's two places
+        refused = burst(url, [call])
+        mattermost.posts_gate.set()
+        delivered = mattermost.wait_for_posts(3)
+        time.sleep(0.3)  # a fourth post, if any, would have landed by now
+
+    assert [answer["type"] for answer in (first, *queued)] == ["ok"] * 3
+    assert refused[0]["type"] == "error"
+    assert "busy" in refused[0]["text"]
+    assert "try again" in refused[0]["text"]
+    assert len(delivered) == len(mattermost.posts) == 3
+
+
 # --- SIGTERM: the app as a real process ---------------------------------------------------------
 
 
